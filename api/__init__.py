@@ -1,0 +1,1 @@
+"""mlpq api package."""

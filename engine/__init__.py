@@ -1,0 +1,1 @@
+"""mlpq engine: multilayer perceptrons in pure NumPy."""

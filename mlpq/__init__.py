@@ -1,0 +1,1 @@
+"""mlpq mlpq package."""

@@ -1,0 +1,1 @@
+"""mlpq worker package."""
