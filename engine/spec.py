@@ -1,0 +1,320 @@
+"""Validation of model specs and training configs: every rule declared once, as data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.activations import ACTIVATIONS, OUTPUT_ONLY_ACTIVATIONS
+from engine.initializers import INITIALIZERS
+from engine.losses import LOSSES
+from engine.optimizers import OPTIMIZERS
+from engine.rules import (
+    INVALID,
+    OPTIONAL,
+    Rule,
+    SpecError,
+    Violation,
+    check_object,
+    check_value,
+    defaults,
+    join,
+    json_type,
+)
+from engine.schedules import SCHEDULES
+
+__all__ = ["Limits", "SpecError", "Violation", "MODEL_DEFAULTS", "TRAINING_DEFAULTS",
+           "validate_model_spec", "validate_training_config", "count_parameters"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Service caps; library use passes `limits=None` (no caps)."""
+
+    max_layers: int = 16
+    max_units: int = 4096
+    max_epochs: int = 500
+    max_parameters: int = 20_000_000
+    max_batch_size: int = 60000
+
+
+# ---- the rules, once --------------------------------------------------------------------------
+
+LAYER_RULES = {
+    "units": Rule("integer", minimum=1),
+    "activation": Rule("name", choices=ACTIVATIONS, what="activation"),
+    "dropout": Rule("number", default=0.0, minimum=0.0, below=1.0),
+}
+MODEL_RULES = {  # "layers" is checked by _check_layers
+    "loss": Rule("name", default="cross_entropy", choices=LOSSES, what="loss"),
+    "init": Rule("name", default="he", choices=INITIALIZERS, what="initializer"),
+    "input_size": Rule("integer", default=OPTIONAL, minimum=1),
+}
+TRAINING_RULES = {  # "optimizer", "early_stopping" and "lr_schedule" are nested objects
+    "batch_size": Rule("integer", default=128, minimum=1),
+    "epochs": Rule("integer", default=10, minimum=1),
+    "seed": Rule("integer", default=0, minimum=0, maximum=2**32 - 1),
+    "shuffle": Rule("boolean", default=True),
+    "validation_split": Rule("number", default=0.0, minimum=0.0, below=1.0),
+}
+# Which hyperparameters an optimizer takes, and their defaults, is declared by its class
+# (`hyperparameters`); what values are legal for each hyperparameter is declared here.
+HYPERPARAMETER_RULES = {
+    "learning_rate": Rule("number", above=0.0),
+    "weight_decay": Rule("number", minimum=0.0),
+    "momentum": Rule("number", minimum=0.0, below=1.0),
+    "nesterov": Rule("boolean"),
+    "beta1": Rule("number", minimum=0.0, below=1.0),
+    "beta2": Rule("number", minimum=0.0, below=1.0),
+    "epsilon": Rule("number", above=0.0),
+}
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+EARLY_STOPPING_RULES = {
+    "patience": Rule("integer", default=3, minimum=0),
+    "min_delta": Rule("number", default=0.0, minimum=0.0),
+    "monitor": Rule("name", default="val_loss", choices=MONITORS, what="monitored metric"),
+    "restore_best_weights": Rule("boolean", default=True),
+}
+SCHEDULE_RULES = {
+    "constant": {},
+    "step": {
+        "step_size": Rule("integer", default=10, minimum=1),
+        "gamma": Rule("number", default=0.5, above=0.0, maximum=1.0),
+    },
+    "cosine": {"min_learning_rate": Rule("number", default=0.0, minimum=0.0)},
+}
+DEFAULT_OPTIMIZER = "adam"
+
+
+def _optimizer_rules(name: str) -> dict[str, Rule]:
+    """The rules for optimizer `name`'s hyperparameters, defaults from its class."""
+    declared = OPTIMIZERS[name].hyperparameters
+    return {
+        key: Rule(**{**HYPERPARAMETER_RULES[key].__dict__, "default": default})
+        for key, default in declared.items()
+    }
+
+
+MODEL_DEFAULTS = defaults(MODEL_RULES)
+LAYER_DEFAULTS = defaults(LAYER_RULES)
+TRAINING_DEFAULTS = {
+    "optimizer": {"name": DEFAULT_OPTIMIZER, **defaults(_optimizer_rules(DEFAULT_OPTIMIZER))},
+    **defaults(TRAINING_RULES),
+    "early_stopping": None,
+    "lr_schedule": {"name": "constant"},
+}
+EARLY_STOPPING_DEFAULTS = defaults(EARLY_STOPPING_RULES)
+
+
+# ---- model spec -------------------------------------------------------------------------------
+
+PERCEPTRON_LOSS = "mse"  # with step's straight-through slope of 1, mse's gradient is the perceptron rule
+UNIT_INTERVAL_OUTPUTS = ("sigmoid", "step")  # a single output unit is read as P(class 1)
+
+
+def _check_layers(layers: object, violations: list) -> list:
+    if not isinstance(layers, list | tuple):
+        violations.append(Violation("layers", "type", f"must be an array of layers, got {json_type(layers)}"))
+        return []
+    if not layers:
+        violations.append(Violation("layers", "not_empty", "at least one layer (the output layer) is required"))
+    checked = [check_object(layer, LAYER_RULES, f"layers[{index}]", violations, what="a layer")
+               for index, layer in enumerate(layers)]
+    return [layer if layer is not None else dict.fromkeys(LAYER_RULES, INVALID) for layer in checked]
+
+
+def _hidden_activations(layers: list, violations: list) -> None:
+    """Softmax only on the output layer; step only in the perceptron (checked below)."""
+    for index, layer in enumerate(layers[:-1]):
+        name = layer["activation"]
+        if name in OUTPUT_ONLY_ACTIVATIONS:
+            violations.append(Violation(f"layers[{index}].activation", "output_only",
+                                        f"{name} is only allowed on the output layer"))
+
+
+def _perceptron(layers: list, loss: object, violations: list) -> None:
+    """`step` has no useful gradient: it is only allowed as Rosenblatt's perceptron, a single
+    layer of one step unit trained with mse (which then updates by the perceptron rule)."""
+    for index, layer in enumerate(layers):
+        if layer["activation"] != "step":
+            continue
+        if INVALID in (layer["units"], loss):
+            continue
+        if not (len(layers) == 1 and layer["units"] == 1 and loss == PERCEPTRON_LOSS):
+            violations.append(Violation(f"layers[{index}].activation", "perceptron_only",
+                                        "step is only allowed in the perceptron setup: a single layer "
+                                        f"of 1 step unit with the {PERCEPTRON_LOSS} loss"))
+
+
+def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> None:
+    """cross_entropy is fused with softmax, so each needs the other; binary_cross_entropy
+    needs exactly one sigmoid output unit; a single output unit (read as P(class 1)) needs
+    outputs in [0, 1]; a softmax over one unit is constant 1."""
+    activation, units = output["activation"], output["units"]
+    if activation == "softmax" and loss not in (INVALID, "cross_entropy"):
+        violations.append(Violation("loss", "softmax_needs_cross_entropy",
+                                    f"a softmax output layer needs the cross_entropy loss, not {loss}"))
+    if loss == "cross_entropy" and activation not in (INVALID, "softmax"):
+        violations.append(Violation(f"{last}.activation", "cross_entropy_needs_softmax",
+                                    f"the cross_entropy loss needs a softmax output layer, not {activation}"))
+    if loss == "binary_cross_entropy":
+        if activation not in (INVALID, "sigmoid"):
+            violations.append(Violation(f"{last}.activation", "binary_cross_entropy_output",
+                                        f"binary_cross_entropy needs a sigmoid output unit, not {activation}"))
+        if units not in (INVALID, 1):
+            violations.append(Violation(f"{last}.units", "binary_cross_entropy_output",
+                                        f"binary_cross_entropy needs exactly 1 output unit, not {units}"))
+    if units == 1 and activation not in (INVALID, *UNIT_INTERVAL_OUTPUTS, "softmax"):
+        violations.append(Violation(f"{last}.activation", "single_unit_output",
+                                    f"a single output unit is read as P(class 1), so it needs "
+                                    f"sigmoid (or step), not {activation}"))
+    if activation == "softmax" and units == 1:
+        violations.append(Violation(f"{last}.units", "softmax_width",
+                                    "a softmax output layer needs at least 2 units"))
+
+
+def _output_width(output: dict, last: str, num_classes: int | None, violations: list) -> None:
+    """The output layer has one unit per class (or one sigmoid unit for 2 classes)."""
+    units = output["units"]
+    if num_classes is None or units is INVALID or units == num_classes:
+        return
+    if units == 1 and num_classes == 2:
+        return
+    hint = " (or 1 sigmoid unit)" if num_classes == 2 else ""
+    violations.append(Violation(f"{last}.units", "output_width",
+                                f"the output layer has {units} unit{'s' if units != 1 else ''} but the dataset has "
+                                f"{num_classes} classes: use {num_classes} units{hint}"))
+
+
+def count_parameters(layers: list, input_size: int) -> int:
+    """Weights plus biases of a stack of layers: sum of (fan_in + 1) * fan_out."""
+    total, fan_in = 0, input_size
+    for layer in layers:
+        total += (fan_in + 1) * layer["units"]
+        fan_in = layer["units"]
+    return total
+
+
+def _model_limits(layers: list, input_size: int | None, limits: Limits, violations: list) -> None:
+    if len(layers) > limits.max_layers:
+        violations.append(Violation("layers", "max_layers",
+                                    f"at most {limits.max_layers} layers are allowed, got {len(layers)}"))
+    for index, layer in enumerate(layers):
+        if layer["units"] is not INVALID and layer["units"] > limits.max_units:
+            violations.append(Violation(f"layers[{index}].units", "max_units",
+                                        f"at most {limits.max_units} units per layer are allowed, got {layer['units']}"))
+    if input_size is None or any(layer["units"] is INVALID for layer in layers):
+        return
+    parameters = count_parameters(layers, input_size)
+    if parameters > limits.max_parameters:
+        violations.append(Violation("layers", "max_parameters",
+                                    f"the network has {parameters:,} parameters; at most "
+                                    f"{limits.max_parameters:,} are allowed"))
+
+
+def validate_model_spec(spec: object, *, input_size: int | None = None,
+                        num_classes: int | None = None, limits: Limits | None = None) -> dict:
+    """Check a model spec against every rule; return a new dict with every default filled.
+
+    `input_size` and `num_classes` come from the dataset when known. Raises SpecError
+    listing every violation.
+    """
+    violations: list[Violation] = []
+    model = check_object(spec, MODEL_RULES, "", violations, nested=("layers",), what="the model")
+    if model is None:
+        raise SpecError(violations)
+    if "layers" not in model:
+        violations.append(Violation("layers", "required", "layers is required"))
+    layers = _check_layers(model.get("layers", []), violations)
+    declared_size = model.get("input_size", INVALID)
+    if input_size is not None and declared_size not in (INVALID, input_size):
+        violations.append(Violation("input_size", "input_size_mismatch",
+                                    f"the spec says {declared_size} inputs but the data has {input_size}"))
+    if input_size is None and declared_size is not INVALID:
+        input_size = declared_size
+    if layers:
+        last = f"layers[{len(layers) - 1}]"
+        _hidden_activations(layers, violations)
+        _perceptron(layers, model["loss"], violations)
+        _loss_pairing(layers[-1], last, model["loss"], violations)
+        _output_width(layers[-1], last, num_classes, violations)
+    if limits is not None:
+        _model_limits(layers, input_size, limits, violations)
+    if violations:
+        raise SpecError(violations)
+    result = {"layers": layers, "loss": model["loss"], "init": model["init"]}
+    if input_size is not None:
+        result["input_size"] = input_size
+    return result
+
+
+# ---- training config --------------------------------------------------------------------------
+
+
+def _check_named(obj: object, path: str, registry: Mapping, what: str,
+                 rules_for, default_name: str, violations: list) -> dict | None:
+    """Check `{"name": ..., **parameters}` where the allowed parameters depend on the name."""
+    if not isinstance(obj, Mapping):
+        violations.append(Violation(path, "type", f"must be an object, got {json_type(obj)}"))
+        return None
+    name = check_value(obj.get("name", default_name), Rule("name", choices=registry, what=what),
+                        join(path, "name"), violations)
+    if name is INVALID:
+        return None
+    checked = check_object(obj, rules_for(name), path, violations, nested=("name",), what=f"{what} {name}")
+    return {"name": name, **{key: value for key, value in checked.items() if key != "name"}}
+
+
+def _training_cross_rules(config: dict, has_validation_data: bool, violations: list) -> None:
+    """Monitoring a val_* metric needs validation data; cosine's floor stays under the rate."""
+    stopping = config["early_stopping"]
+    if (stopping and str(stopping["monitor"]).startswith("val_")
+            and config["validation_split"] == 0.0 and not has_validation_data):
+        violations.append(Violation("early_stopping.monitor", "needs_validation",
+                                    f"monitoring {stopping['monitor']} needs validation data: set "
+                                    "validation_split > 0 or monitor loss"))
+    schedule, optimizer = config["lr_schedule"], config["optimizer"]
+    if schedule and optimizer and schedule["name"] == "cosine":
+        floor, rate = schedule["min_learning_rate"], optimizer["learning_rate"]
+        if INVALID not in (floor, rate) and floor > rate:
+            violations.append(Violation("lr_schedule.min_learning_rate", "above_learning_rate",
+                                        f"must be <= the learning rate {rate:g}, got {floor:g}"))
+
+
+def _training_limits(config: dict, limits: Limits, violations: list) -> None:
+    for key, cap in (("epochs", limits.max_epochs), ("batch_size", limits.max_batch_size)):
+        value = config[key]
+        if value is not INVALID and value > cap:
+            violations.append(Violation(key, f"max_{key}", f"at most {cap} is allowed, got {value}"))
+
+
+def validate_training_config(config: object = None, *, limits: Limits | None = None,
+                             has_validation_data: bool = False) -> dict:
+    """Check a training config; return a new dict with every default filled.
+
+    Every key is optional (`None` means all defaults). `has_validation_data` says the caller
+    passes validation data itself, so val_* metrics can be monitored without a split.
+    Raises SpecError listing every violation.
+    """
+    violations: list[Violation] = []
+    nested = ("optimizer", "early_stopping", "lr_schedule")
+    checked = check_object({} if config is None else config, TRAINING_RULES, "", violations,
+                            nested=nested, what="the training config")
+    if checked is None:
+        raise SpecError(violations)
+    optimizer = _check_named(checked.get("optimizer", {}), "optimizer", OPTIMIZERS, "optimizer",
+                             _optimizer_rules, DEFAULT_OPTIMIZER, violations)
+    stopping = checked.get("early_stopping")
+    if stopping is not None:
+        stopping = check_object(stopping, EARLY_STOPPING_RULES, "early_stopping", violations,
+                                 what="early_stopping")
+    schedule = _check_named(checked.get("lr_schedule", {}), "lr_schedule", SCHEDULES,
+                            "learning-rate schedule", SCHEDULE_RULES.__getitem__, "constant", violations)
+    result = {"optimizer": optimizer, **{key: checked[key] for key in TRAINING_RULES},
+              "early_stopping": stopping, "lr_schedule": schedule}
+    _training_cross_rules(result, has_validation_data, violations)
+    if limits is not None:
+        _training_limits(result, limits, violations)
+    if violations:
+        raise SpecError(violations)
+    return result
