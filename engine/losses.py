@@ -1,0 +1,116 @@
+"""Loss functions, each beside its gradient with respect to the output layer's pre-activation.
+
+Every loss is a mean over the n samples of a batch. `targets(y, units, dtype)` encodes integer
+labels once per dataset; `value(z, a, targets)` is the mean loss from the output layer's
+pre-activation z and activation a (both (n, units)); `delta(z, a, targets, activation)` is
+dL/dz, shape (n, units), already divided by n. Losses fused with their output activation
+(cross-entropy with softmax, log loss with sigmoid) take the loss from z with log-sum-exp, so
+no input overflows, and their delta is simply a - y.
+"""
+
+import numpy as np
+
+
+class Loss:
+    """Base class. `output_activations`: activations allowed on the output layer.
+    `output_units`: the output width the loss requires (None: the number of classes)."""
+
+    name = ""
+    output_activations: frozenset[str] = frozenset()
+    output_units: int | None = None
+
+    def targets(self, y, units, dtype):
+        raise NotImplementedError
+
+    def value(self, z, a, targets):
+        raise NotImplementedError
+
+    def delta(self, z, a, targets, activation, out=None):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<loss {self.name}>"
+
+
+def _one_hot(y, units, dtype):
+    encoded = np.zeros((len(y), units), dtype=dtype)
+    encoded[np.arange(len(y)), y] = 1.0
+    return encoded
+
+
+class CrossEntropy(Loss):
+    """-log softmax(z)[y] = logsumexp(z) - z[y]; targets are the integer labels."""
+
+    name = "cross_entropy"
+    output_activations = frozenset({"softmax"})
+
+    def targets(self, y, units, dtype):
+        return np.asarray(y, dtype=np.intp)
+
+    def value(self, z, a, targets):
+        rows = np.arange(len(targets))
+        top = z.max(axis=1)
+        log_sum = np.log(np.exp(z - top[:, None]).sum(axis=1)) + top
+        return float(np.mean(log_sum - z[rows, targets]))
+
+    def delta(self, z, a, targets, activation, out=None):
+        # d/dz of logsumexp(z) - z[y] is softmax(z) - onehot(y)
+        n = len(targets)
+        if out is None:
+            out = a.copy()
+        else:
+            np.copyto(out, a)
+        out[np.arange(n), targets] -= 1.0
+        out *= 1.0 / n
+        return out
+
+
+class BinaryCrossEntropy(Loss):
+    """Log loss of one sigmoid unit: -y log σ(z) - (1-y) log(1-σ(z)), taken from z as
+    max(z, 0) - z y + log(1 + e^-|z|) so that ±1000 gives finite values."""
+
+    name = "binary_cross_entropy"
+    output_activations = frozenset({"sigmoid"})
+    output_units = 1
+
+    def targets(self, y, units, dtype):
+        return np.asarray(y, dtype=dtype).reshape(-1, 1)
+
+    def value(self, z, a, targets):
+        losses = np.maximum(z, 0.0) - z * targets + np.log1p(np.exp(-np.abs(z)))
+        return float(np.mean(losses))
+
+    def delta(self, z, a, targets, activation, out=None):
+        # d/dz of the log loss of σ(z) is σ(z) - y
+        out = np.subtract(a, targets, out=out)
+        out *= 1.0 / len(targets)
+        return out
+
+
+class MeanSquaredError(Loss):
+    """The quadratic cost of Nielsen's network.py: ½‖a - y‖² summed over output units and
+    averaged over samples. y is one-hot, or the label itself for a single output unit (so a
+    `step` unit trained with SGD follows the perceptron rule exactly)."""
+
+    name = "mse"
+    output_activations = frozenset({"identity", "sigmoid", "tanh", "relu", "leaky_relu", "step"})
+
+    def targets(self, y, units, dtype):
+        if units == 1:
+            return np.asarray(y, dtype=dtype).reshape(-1, 1)
+        return _one_hot(np.asarray(y, dtype=np.intp), units, dtype)
+
+    def value(self, z, a, targets):
+        difference = a - targets
+        return float(0.5 * np.sum(difference * difference) / len(targets))
+
+    def delta(self, z, a, targets, activation, out=None):
+        # dL/da = (a - y) / n, then through the activation's own derivative
+        out = np.subtract(a, targets, out=out)
+        out *= 1.0 / len(targets)
+        return activation.backward(out, a, out=out)
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss for loss in (CrossEntropy(), BinaryCrossEntropy(), MeanSquaredError())
+}

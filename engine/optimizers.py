@@ -1,0 +1,209 @@
+"""Optimizers: objects that hold their own state and update parameters in place.
+
+`step(params, grads)` takes the network's parameter list `[{"W": W, "b": b}, ...]` and the
+matching gradient list, and updates every array in place. `weight_decay` is L2
+regularisation, λ/2 ‖W‖² added to the loss, so λW is added to each weight gradient (biases are
+not decayed). `learning_rate` is an attribute that a schedule may set between epochs. Each
+class declares its hyperparameters once, as data, in `HYPERPARAMETERS`; `engine.spec` checks
+the training JSON against them.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """A named setting's default and its rule: a number in (minimum, maximum) with the ends
+    inclusive or exclusive, an integer, or a boolean."""
+
+    default: float | int | bool
+    kind: str = "number"  # "number" | "integer" | "boolean"
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    description: str = ""
+
+    def problem(self, value) -> str | None:
+        """None when `value` obeys the rule, else a sentence saying which rule it breaks."""
+        if self.kind == "boolean":
+            return None if isinstance(value, bool) else "must be true or false"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number" if self.kind == "number" else "must be an integer"
+        if self.kind == "integer" and not float(value).is_integer():
+            return "must be an integer"
+        if not np.isfinite(value):
+            return "must be finite"
+        if self.minimum is not None:
+            if self.exclusive_minimum and value <= self.minimum:
+                return f"must be greater than {self.minimum:g}"
+            if value < self.minimum:
+                return f"must be at least {self.minimum:g}"
+        if self.maximum is not None:
+            if self.exclusive_maximum and value >= self.maximum:
+                return f"must be less than {self.maximum:g}"
+            if value > self.maximum:
+                return f"must be at most {self.maximum:g}"
+        return None
+
+
+LEARNING_RATE = Hyperparameter(0.01, minimum=0.0, exclusive_minimum=True,
+                               description="step size η")
+WEIGHT_DECAY = Hyperparameter(0.0, minimum=0.0, description="L2 coefficient λ")
+
+
+class Optimizer:
+    """Base class: plain SGD, W ← W - η (∇W + λW)."""
+
+    name = "sgd"
+    HYPERPARAMETERS = {"learning_rate": LEARNING_RATE, "weight_decay": WEIGHT_DECAY}
+
+    SLOTS: tuple[str, ...] = ()  # names of per-parameter state arrays, e.g. Adam's m and v
+
+    def __init__(self, learning_rate=0.01, weight_decay=0.0):
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.iterations = 0
+        self.slots = None  # {slot name: [{"W": array, "b": array}, ...]}, made on first step
+
+    def step(self, params, grads):
+        """Update every array of `params` in place from `grads` (same structure).
+
+        The gradient arrays are used as scratch space and hold garbage afterwards."""
+        if self.slots is None and self.SLOTS:
+            self.slots = {name: [{key: np.zeros_like(value) for key, value in layer.items()}
+                                 for layer in params] for name in self.SLOTS}
+        self.iterations += 1
+        for index, (layer, layer_grads) in enumerate(zip(params, grads, strict=True)):
+            for key, value in layer.items():
+                self.update(value, self._decayed(key, value, layer_grads[key]), (index, key))
+
+    def _decayed(self, key, value, grad):
+        # L2 applies to weights only; the gradient buffer is scratch space, reused in place
+        if key == "W" and self.weight_decay:
+            grad += self.weight_decay * value
+        return grad
+
+    def update(self, value, grad, slot):
+        value -= self.learning_rate * grad
+
+    def state_dict(self) -> dict:
+        """Hyperparameters, step count and state arrays (nested lists of {"W", "b"})."""
+        settings = {key: getattr(self, key) for key in self.HYPERPARAMETERS}
+        return {"name": self.name, **settings, "iterations": self.iterations}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in self.HYPERPARAMETERS:
+            setattr(self, key, state[key])
+        self.iterations = int(state["iterations"])
+
+
+class SGD(Optimizer):
+    name = "sgd"
+
+
+class _Slotted(Optimizer):
+    """An optimizer with per-parameter state arrays ("slots"), saved in its state dict."""
+
+    def slot(self, name, where):
+        index, key = where
+        return self.slots[name][index][key]
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["slots"] = self.slots
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        slots = state.get("slots")
+        self.slots = None if slots is None else {
+            name: [{key: np.array(value) for key, value in layer.items()} for layer in layers]
+            for name, layers in slots.items()}
+
+
+class Momentum(_Slotted):
+    """Heavy-ball momentum, PyTorch's form: v ← μv + g; W ← W - η v.
+    Nesterov: W ← W - η (g + μv) with the updated v."""
+
+    name = "momentum"
+    SLOTS = ("velocity",)
+    HYPERPARAMETERS = {
+        "learning_rate": LEARNING_RATE,
+        "momentum": Hyperparameter(0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+                                   description="μ, the fraction of the last step kept"),
+        "nesterov": Hyperparameter(False, kind="boolean", description="Nesterov look-ahead"),
+        "weight_decay": WEIGHT_DECAY,
+    }
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def update(self, value, grad, slot):
+        velocity = self.slot("velocity", slot)
+        velocity *= self.momentum
+        velocity += grad
+        if self.nesterov:
+            grad += self.momentum * velocity
+            value -= self.learning_rate * grad
+        else:
+            value -= self.learning_rate * velocity
+
+
+class Adam(_Slotted):
+    """Kingma & Ba 2015 with bias correction (PyTorch's form):
+    m ← β1 m + (1-β1) g;  v ← β2 v + (1-β2) g²;
+    W ← W - η m̂ / (sqrt(v̂) + ε),  m̂ = m / (1-β1^t),  v̂ = v / (1-β2^t)."""
+
+    name = "adam"
+    SLOTS = ("m", "v")
+    HYPERPARAMETERS = {
+        "learning_rate": Hyperparameter(0.001, minimum=0.0, exclusive_minimum=True,
+                                        description="step size η"),
+        "beta1": Hyperparameter(0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+                                description="decay of the first-moment average"),
+        "beta2": Hyperparameter(0.999, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+                                description="decay of the second-moment average"),
+        "epsilon": Hyperparameter(1e-8, minimum=0.0, exclusive_minimum=True,
+                                  description="added to the denominator"),
+        "weight_decay": WEIGHT_DECAY,
+    }
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def update(self, value, grad, slot):
+        m, v = self.slot("m", slot), self.slot("v", slot)
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        v *= self.beta2
+        np.square(grad, out=grad)  # the gradient buffer is scratch from here on
+        grad *= 1.0 - self.beta2
+        v += grad
+        t = self.iterations
+        # denominator sqrt(v̂) + ε, written into the scratch buffer
+        np.sqrt(v, out=grad)
+        grad *= 1.0 / np.sqrt(1.0 - self.beta2 ** t)
+        grad += self.epsilon
+        np.divide(m, grad, out=grad)
+        grad *= self.learning_rate / (1.0 - self.beta1 ** t)
+        value -= grad
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def make_optimizer(config: dict) -> Optimizer:
+    """Build an optimizer from a training config's `optimizer` dict ({"name": ..., hyperparameters}).
+
+    Keys that belong to other optimizers (the contract's JSON carries momentum and beta1 side
+    by side) are ignored; `engine.spec.validate_training_config` has checked the values."""
+    cls = OPTIMIZERS[config.get("name", "adam")]
+    settings = {key: config[key] for key in cls.HYPERPARAMETERS if key in config}
+    return cls(**settings)
