@@ -4,61 +4,18 @@
 matching gradient list, and updates every array in place. `weight_decay` is L2
 regularisation, λ/2 ‖W‖² added to the loss, so λW is added to each weight gradient (biases are
 not decayed). `learning_rate` is an attribute that a schedule may set between epochs. Each
-class declares its hyperparameters once, as data, in `HYPERPARAMETERS`; `engine.spec` checks
-the training JSON against them.
+class declares which hyperparameters it takes and their defaults, as data, in
+`hyperparameters`; `engine.spec` holds the rule for each value and checks the training JSON.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
-
-
-@dataclass(frozen=True)
-class Hyperparameter:
-    """A named setting's default and its rule: a number in (minimum, maximum) with the ends
-    inclusive or exclusive, an integer, or a boolean."""
-
-    default: float | int | bool
-    kind: str = "number"  # "number" | "integer" | "boolean"
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False
-    exclusive_maximum: bool = False
-    description: str = ""
-
-    def problem(self, value) -> str | None:
-        """None when `value` obeys the rule, else a sentence saying which rule it breaks."""
-        if self.kind == "boolean":
-            return None if isinstance(value, bool) else "must be true or false"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return "must be a number" if self.kind == "number" else "must be an integer"
-        if self.kind == "integer" and not float(value).is_integer():
-            return "must be an integer"
-        if not np.isfinite(value):
-            return "must be finite"
-        if self.minimum is not None:
-            if self.exclusive_minimum and value <= self.minimum:
-                return f"must be greater than {self.minimum:g}"
-            if value < self.minimum:
-                return f"must be at least {self.minimum:g}"
-        if self.maximum is not None:
-            if self.exclusive_maximum and value >= self.maximum:
-                return f"must be less than {self.maximum:g}"
-            if value > self.maximum:
-                return f"must be at most {self.maximum:g}"
-        return None
-
-
-LEARNING_RATE = Hyperparameter(0.01, minimum=0.0, exclusive_minimum=True,
-                               description="step size η")
-WEIGHT_DECAY = Hyperparameter(0.0, minimum=0.0, description="L2 coefficient λ")
 
 
 class Optimizer:
     """Base class: plain SGD, W ← W - η (∇W + λW)."""
 
     name = "sgd"
-    HYPERPARAMETERS = {"learning_rate": LEARNING_RATE, "weight_decay": WEIGHT_DECAY}
+    hyperparameters = {"learning_rate": 0.01, "weight_decay": 0.0}
 
     SLOTS: tuple[str, ...] = ()  # names of per-parameter state arrays, e.g. Adam's m and v
 
@@ -91,11 +48,11 @@ class Optimizer:
 
     def state_dict(self) -> dict:
         """Hyperparameters, step count and state arrays (nested lists of {"W", "b"})."""
-        settings = {key: getattr(self, key) for key in self.HYPERPARAMETERS}
+        settings = {key: getattr(self, key) for key in self.hyperparameters}
         return {"name": self.name, **settings, "iterations": self.iterations}
 
     def load_state_dict(self, state: dict) -> None:
-        for key in self.HYPERPARAMETERS:
+        for key in self.hyperparameters:
             setattr(self, key, state[key])
         self.iterations = int(state["iterations"])
 
@@ -130,13 +87,8 @@ class Momentum(_Slotted):
 
     name = "momentum"
     SLOTS = ("velocity",)
-    HYPERPARAMETERS = {
-        "learning_rate": LEARNING_RATE,
-        "momentum": Hyperparameter(0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
-                                   description="μ, the fraction of the last step kept"),
-        "nesterov": Hyperparameter(False, kind="boolean", description="Nesterov look-ahead"),
-        "weight_decay": WEIGHT_DECAY,
-    }
+    hyperparameters = {"learning_rate": 0.01, "momentum": 0.9, "nesterov": False,
+                       "weight_decay": 0.0}
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
@@ -161,17 +113,8 @@ class Adam(_Slotted):
 
     name = "adam"
     SLOTS = ("m", "v")
-    HYPERPARAMETERS = {
-        "learning_rate": Hyperparameter(0.001, minimum=0.0, exclusive_minimum=True,
-                                        description="step size η"),
-        "beta1": Hyperparameter(0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
-                                description="decay of the first-moment average"),
-        "beta2": Hyperparameter(0.999, minimum=0.0, maximum=1.0, exclusive_maximum=True,
-                                description="decay of the second-moment average"),
-        "epsilon": Hyperparameter(1e-8, minimum=0.0, exclusive_minimum=True,
-                                  description="added to the denominator"),
-        "weight_decay": WEIGHT_DECAY,
-    }
+    hyperparameters = {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+                       "weight_decay": 0.0}
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  weight_decay=0.0):
@@ -205,5 +148,5 @@ def make_optimizer(config: dict) -> Optimizer:
     Keys that belong to other optimizers (the contract's JSON carries momentum and beta1 side
     by side) are ignored; `engine.spec.validate_training_config` has checked the values."""
     cls = OPTIMIZERS[config.get("name", "adam")]
-    settings = {key: config[key] for key in cls.HYPERPARAMETERS if key in config}
+    settings = {key: config[key] for key in cls.hyperparameters if key in config}
     return cls(**settings)

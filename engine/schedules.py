@@ -1,24 +1,11 @@
 """Learning-rate schedules in a registry keyed by name.
 
 A schedule is called once per epoch as `schedule(base_lr, epoch_index, epochs, **params) -> lr`
-with `epoch_index` counted from 0; its parameters and their rules are declared as data in
-`schedule.parameters`, checked by `engine.spec`.
+with `epoch_index` counted from 0; the rules for each schedule's parameters live in
+`engine.spec.SCHEDULE_RULES`.
 """
 
 import math
-from dataclasses import dataclass, field
-
-from engine.optimizers import Hyperparameter
-
-
-@dataclass(frozen=True)
-class Schedule:
-    name: str
-    function: object
-    parameters: dict = field(default_factory=dict)
-
-    def __call__(self, base_lr, epoch_index, epochs, **params):
-        return float(self.function(base_lr, epoch_index, epochs, **params))
 
 
 def constant(base_lr, epoch_index, epochs):
@@ -36,18 +23,4 @@ def cosine(base_lr, epoch_index, epochs, min_learning_rate=0.0):
     return min_learning_rate + (base_lr - min_learning_rate) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-SCHEDULES: dict[str, Schedule] = {
-    schedule.name: schedule for schedule in (
-        Schedule("constant", constant),
-        Schedule("step", step, {
-            "step_size": Hyperparameter(10, kind="integer", minimum=1,
-                                        description="epochs between two decays"),
-            "gamma": Hyperparameter(0.5, minimum=0.0, maximum=1.0, exclusive_minimum=True,
-                                    description="factor applied at each decay"),
-        }),
-        Schedule("cosine", cosine, {
-            "min_learning_rate": Hyperparameter(0.0, minimum=0.0,
-                                                description="rate the curve ends at"),
-        }),
-    )
-}
+SCHEDULES = {"constant": constant, "step": step, "cosine": cosine}
