@@ -95,6 +95,10 @@ def _optimizer_rules(name: str) -> dict[str, Rule]:
     }
 
 
+def _schedule_rules(name: str) -> dict[str, Rule]:
+    return SCHEDULE_RULES.get(name, {})
+
+
 MODEL_DEFAULTS = defaults(MODEL_RULES)
 LAYER_DEFAULTS = defaults(LAYER_RULES)
 TRAINING_DEFAULTS = {
@@ -109,7 +113,6 @@ EARLY_STOPPING_DEFAULTS = defaults(EARLY_STOPPING_RULES)
 # ---- model spec -------------------------------------------------------------------------------
 
 PERCEPTRON_LOSS = "mse"  # with step's straight-through slope of 1, mse's gradient is the perceptron rule
-UNIT_INTERVAL_OUTPUTS = ("sigmoid", "step")  # a single output unit is read as P(class 1)
 
 
 def _check_layers(layers: object, violations: list) -> list:
@@ -147,27 +150,31 @@ def _perceptron(layers: list, loss: object, violations: list) -> None:
 
 
 def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> None:
-    """cross_entropy is fused with softmax, so each needs the other; binary_cross_entropy
-    needs exactly one sigmoid output unit; a single output unit (read as P(class 1)) needs
-    outputs in [0, 1]; a softmax over one unit is constant 1."""
+    """The output layer and the loss must fit, as each declares: an activation's
+    `requires_loss` (softmax's gradient is fused with cross_entropy), a loss's
+    `output_activations` and `output_units` (binary_cross_entropy: one sigmoid unit). A single
+    output unit is read as P(class 1), so its outputs must lie in [0, 1]; a softmax over one
+    unit is constant 1."""
     activation, units = output["activation"], output["units"]
-    if activation == "softmax" and loss not in (INVALID, "cross_entropy"):
-        violations.append(Violation("loss", "softmax_needs_cross_entropy",
-                                    f"a softmax output layer needs the cross_entropy loss, not {loss}"))
-    if loss == "cross_entropy" and activation not in (INVALID, "softmax"):
-        violations.append(Violation(f"{last}.activation", "cross_entropy_needs_softmax",
-                                    f"the cross_entropy loss needs a softmax output layer, not {activation}"))
-    if loss == "binary_cross_entropy":
-        if activation not in (INVALID, "sigmoid"):
-            violations.append(Violation(f"{last}.activation", "binary_cross_entropy_output",
-                                        f"binary_cross_entropy needs a sigmoid output unit, not {activation}"))
-        if units not in (INVALID, 1):
-            violations.append(Violation(f"{last}.units", "binary_cross_entropy_output",
-                                        f"binary_cross_entropy needs exactly 1 output unit, not {units}"))
-    if units == 1 and activation not in (INVALID, *UNIT_INTERVAL_OUTPUTS, "softmax"):
+    if INVALID in (activation, loss):
+        return
+    required = ACTIVATIONS[activation].requires_loss
+    if required and loss != required:
+        violations.append(Violation("loss", "activation_needs_loss",
+                                    f"a {activation} output layer needs the {required} loss, not {loss}"))
+    elif activation not in LOSSES[loss].output_activations:
+        allowed = ", ".join(sorted(LOSSES[loss].output_activations))
+        violations.append(Violation(f"{last}.activation", "loss_needs_activation",
+                                    f"the {loss} loss needs an output activation among {allowed}, not {activation}"))
+    needed_units = LOSSES[loss].output_units
+    if needed_units is not None and units not in (INVALID, needed_units):
+        violations.append(Violation(f"{last}.units", "loss_needs_units",
+                                    f"the {loss} loss needs exactly {needed_units} output unit, not {units}"))
+    low, high = ACTIVATIONS[activation].range
+    if units == 1 and not (low >= 0.0 and high <= 1.0):
         violations.append(Violation(f"{last}.activation", "single_unit_output",
-                                    f"a single output unit is read as P(class 1), so it needs "
-                                    f"sigmoid (or step), not {activation}"))
+                                    "a single output unit is read as P(class 1), so its "
+                                    f"activation must give values in [0, 1] (sigmoid), not {activation}"))
     if activation == "softmax" and units == 1:
         violations.append(Violation(f"{last}.units", "softmax_width",
                                     "a softmax output layer needs at least 2 units"))
@@ -251,9 +258,12 @@ def validate_model_spec(spec: object, *, input_size: int | None = None,
 # ---- training config --------------------------------------------------------------------------
 
 
-def _check_named(obj: object, path: str, registry: Mapping, what: str,
-                 rules_for, default_name: str, violations: list) -> dict | None:
-    """Check `{"name": ..., **parameters}` where the allowed parameters depend on the name."""
+def _check_named(obj: object, path: str, registry: Mapping, what: str, rules_for,
+                 default_name: str, violations: list, *, shared: Mapping = {}) -> dict | None:
+    """Check `{"name": ..., **parameters}` where the allowed parameters depend on the name.
+
+    Keys in `shared` but not among the name's own parameters are checked, then dropped from
+    the result: the contract's optimizer JSON carries momentum and beta1 side by side."""
     if not isinstance(obj, Mapping):
         violations.append(Violation(path, "type", f"must be an object, got {json_type(obj)}"))
         return None
@@ -261,8 +271,12 @@ def _check_named(obj: object, path: str, registry: Mapping, what: str,
                         join(path, "name"), violations)
     if name is INVALID:
         return None
-    checked = check_object(obj, rules_for(name), path, violations, nested=("name",), what=f"{what} {name}")
-    return {"name": name, **{key: value for key, value in checked.items() if key != "name"}}
+    own = rules_for(name)
+    unused = [key for key in shared if key in obj and key not in own]
+    for key in unused:
+        check_value(obj[key], shared[key], join(path, key), violations)
+    checked = check_object(obj, own, path, violations, nested=("name", *unused), what=f"{what} {name}")
+    return {"name": name, **{key: checked[key] for key in own}}
 
 
 def _training_cross_rules(config: dict, has_validation_data: bool, violations: list) -> None:
@@ -303,13 +317,14 @@ def validate_training_config(config: object = None, *, limits: Limits | None = N
     if checked is None:
         raise SpecError(violations)
     optimizer = _check_named(checked.get("optimizer", {}), "optimizer", OPTIMIZERS, "optimizer",
-                             _optimizer_rules, DEFAULT_OPTIMIZER, violations)
+                             _optimizer_rules, DEFAULT_OPTIMIZER, violations,
+                             shared=HYPERPARAMETER_RULES)
     stopping = checked.get("early_stopping")
     if stopping is not None:
         stopping = check_object(stopping, EARLY_STOPPING_RULES, "early_stopping", violations,
                                  what="early_stopping")
     schedule = _check_named(checked.get("lr_schedule", {}), "lr_schedule", SCHEDULES,
-                            "learning-rate schedule", SCHEDULE_RULES.__getitem__, "constant", violations)
+                            "learning-rate schedule", _schedule_rules, "constant", violations)
     result = {"optimizer": optimizer, **{key: checked[key] for key in TRAINING_RULES},
               "early_stopping": stopping, "lr_schedule": schedule}
     _training_cross_rules(result, has_validation_data, violations)
