@@ -1,1 +1,1 @@
-"""mlpq mlpq package."""
+"""mlpq's command line: `mlpq serve` runs the service; see `mlpq --help`."""

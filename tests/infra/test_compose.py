@@ -1,0 +1,94 @@
+"""docker-compose.yml and the Dockerfile describe the same service `mlpq serve` runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from mlpq import serve
+from tests.service_fixtures import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+
+
+def _strip_interpreter(command: list[str]) -> list[str]:
+    """`python -m gunicorn ...` as run by mlpq serve is `gunicorn ...` in a container."""
+    assert command[1] == "-m"
+    return command[2:]
+
+
+def test_compose_has_the_services_with_health_checks(compose):
+    services = compose["services"]
+    assert {"redis", "api", "worker", "flower"} <= set(services)
+
+    redis = services["redis"]
+    assert redis["image"].startswith("redis:7")
+    assert "--appendonly" in redis["command"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert any(volume.endswith(":/data") for volume in redis["volumes"])
+    assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+
+    api = services["api"]
+    assert "/healthz" in " ".join(api["healthcheck"]["test"])
+    assert any(port.endswith(":8000") for port in api["ports"])
+    assert services["worker"]["healthcheck"]["test"]
+
+    for name in ("api", "worker", "flower"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert services[name]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_worker_scales_and_flower_is_optional(compose):
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert compose["services"]["flower"]["profiles"] == ["monitoring"]
+    assert "profiles" not in worker and "profiles" not in compose["services"]["api"]
+
+
+def test_api_and_worker_share_artifact_and_data_volumes(compose):
+    named = set(compose["volumes"])
+    for name in ("api", "worker"):
+        service = compose["services"][name]
+        env = service["environment"]
+        mounts = dict(volume.split(":")[:2][::-1] for volume in service["volumes"])
+        for variable in ("MLPQ_ARTIFACT_DIR", "MLPQ_DATA_DIR"):
+            assert mounts[env[variable]] in named, f"{name}: {variable} is not on a named volume"
+        assert "MLPQ_API_KEYS" in env, "API keys come from .env"
+
+
+def test_compose_runs_the_commands_mlpq_serve_runs(compose):
+    api = compose["services"]["api"]["command"]
+    expected_api = _strip_interpreter(serve.api_command("0.0.0.0:8000", None))
+    assert api == expected_api
+    worker = compose["services"]["worker"]["command"]
+    expected_worker = _strip_interpreter(serve.worker_command(None))
+    assert worker[:len(expected_worker)] == expected_worker
+
+
+def test_compose_file_is_valid_for_docker_compose():
+    # .ci/run installs Debian's docker-compose; elsewhere the structural tests above still run.
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        return
+    result = subprocess.run([binary, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_dockerfile_is_slim_non_root_and_caches_dependencies():
+    lines = [line.strip() for line in (REPO_ROOT / "Dockerfile").read_text().splitlines()]
+    instructions = [line for line in lines if line and not line.startswith("#")]
+    assert instructions[0] == "FROM python:3.11-slim"
+    user = [line for line in instructions if line.startswith("USER ")]
+    assert user and user[-1] not in ("USER root", "USER 0")
+    copies = [line for line in instructions if line.startswith("COPY ")]
+    # Only pyproject.toml is copied before dependencies install, so source edits reuse the layer.
+    assert copies[0] == "COPY pyproject.toml ./"
+    first_install = next(i for i, line in enumerate(instructions) if "pip install" in line)
+    assert instructions.index(copies[1]) > first_install
