@@ -1,1 +1,246 @@
-"""Fixtures for real Redis servers and real Celery worker processes (filled in by the worker work)."""
+"""Pytest fixtures for real services: a Redis-compatible server on a free port and real Celery workers.
+
+Loaded as a plugin by tests/conftest.py. Session-scoped pieces (`redis_server`, `artifact_dir`,
+`service_env`, the default `celery_worker`) are shared by every suite; tests that break things
+(kill -9, Redis restarts, extra workers) use the factories `make_redis_server` and
+`make_celery_worker`, whose products are cleaned up at the end of the test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from worker.redis_server import RedisServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Fast timings so faults are detected within seconds in tests (production defaults are in
+# worker/config.py). The lease must still outlast a heartbeat stalled by a busy 2-core machine.
+FAST_SETTINGS = {
+    "MLPQ_LEASE_SECONDS": "3",
+    "MLPQ_SWEEP_SECONDS": "1",
+    "MLPQ_VISIBILITY_TIMEOUT": "8",
+    "MLPQ_UNACKED_RESTORE_INTERVAL": "1",
+    "MLPQ_PROGRESS_INTERVAL": "0.1",
+    "MLPQ_BLAS_THREADS": "1",
+    "MLPQ_WORKER_CONCURRENCY": "1",
+}
+
+
+class CeleryWorker:
+    """A `celery -A worker worker` process in its own process group, with its log in a file."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, *, name: str | None = None,
+                 concurrency: int = 1, extra_args: tuple[str, ...] = ()):
+        self.env = dict(env)
+        self.name = name or f"mlpq-test-{uuid.uuid4().hex[:8]}@localhost"
+        self.log_path = Path(log_dir) / f"{self.name.split('@')[0]}.log"
+        self.concurrency = concurrency
+        self.extra_args = tuple(extra_args)
+        self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "worker", "worker",
+            "--hostname", self.name, "--concurrency", str(self.concurrency),
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            *self.extra_args,
+        ]
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 60.0) -> CeleryWorker:
+        """Start the process and wait until it answers a control ping."""
+        if self.running:
+            return self
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"celery worker {self.name} exited early:\n{self.log_tail()}")
+            if self.ping():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"celery worker {self.name} did not answer ping in {timeout}s:\n"
+                           f"{self.log_tail()}")
+
+    def ping(self, timeout: float = 1.0) -> bool:
+        """True when this worker answers a broadcast control ping."""
+        from celery import Celery
+
+        app = Celery("mlpq-test-ping", broker=self.env["REDIS_URL"], set_as_current=False)
+        try:
+            replies = app.control.ping(destination=[self.name], timeout=timeout)
+        except Exception:  # noqa: BLE001 - a broker still starting up is just "not ready"
+            return False
+        finally:
+            app.close()
+        return any(self.name in reply for reply in replies)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (main process and pool children), as a crash would."""
+        self._signal_group(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+        self.process = None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Warm shutdown (SIGTERM): running tasks finish, then the worker exits."""
+        if not self.running:
+            self.process = None
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._signal_group(signal.SIGKILL)  # stragglers left in the group
+        self.process = None
+
+    def restart(self, timeout: float = 60.0) -> CeleryWorker:
+        self.stop()
+        return self.start(timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _signal_group(self, signum: int) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _start_redis(tmp_dir: Path, **options) -> RedisServer:
+    return RedisServer(data_dir=tmp_dir, **options).start()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A Redis-compatible server for the whole session (no persistence: `--save "" --appendonly no`)."""
+    server = _start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def make_redis_server(tmp_path):
+    """Factory for a private server, e.g. `make_redis_server(appendonly=True)` for restart tests."""
+    servers: list[RedisServer] = []
+
+    def make(**options) -> RedisServer:
+        data_dir = tmp_path / f"redis-{len(servers)}"
+        server = _start_redis(data_dir, **options)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tmp_path_factory) -> Path:
+    """The artifact store root shared by the session's API and worker processes."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
+def build_service_env(redis_url: str, artifact_dir: Path, **overrides: str) -> dict[str, str]:
+    """Environment for an API or worker subprocess pointed at the test services."""
+    env = dict(os.environ)
+    env.update(FAST_SETTINGS)
+    env.update({
+        "REDIS_URL": redis_url,
+        "MLPQ_ARTIFACT_DIR": str(artifact_dir),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+    })
+    if "MLPQ_DATA_DIR" in os.environ:
+        env["MLPQ_DATA_DIR"] = os.environ["MLPQ_DATA_DIR"]
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def service_env(redis_url, artifact_dir) -> dict[str, str]:
+    return build_service_env(redis_url, artifact_dir)
+
+
+@pytest.fixture(scope="session")
+def _session_celery_worker(service_env, tmp_path_factory):
+    worker = CeleryWorker(service_env, tmp_path_factory.mktemp("celery-logs"), name="mlpq-test-main@localhost")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_session_celery_worker) -> CeleryWorker:
+    """The session's worker, (re)started if an earlier test stopped or killed it."""
+    return _session_celery_worker.start()
+
+
+@pytest.fixture
+def make_celery_worker(service_env, tmp_path):
+    """Factory for extra workers: `make_celery_worker(env_overrides={...}, concurrency=2)`.
+
+    Workers are started before being returned and killed at the end of the test.
+    """
+    workers: list[CeleryWorker] = []
+
+    def make(*, env: dict[str, str] | None = None, env_overrides: dict[str, str] | None = None,
+             start: bool = True, **options) -> CeleryWorker:
+        worker_env = dict(env or service_env)
+        worker_env.update(env_overrides or {})
+        worker = CeleryWorker(worker_env, tmp_path / "celery-logs", **options)
+        workers.append(worker)
+        return worker.start() if start else worker
+
+    yield make
+    for worker in workers:
+        worker.kill()
+
+
+@pytest.fixture
+def job_store(redis_url):
+    """A JobStore on the session's Redis."""
+    from worker.jobs import JobStore
+
+    store = JobStore.from_url(redis_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def artifact_store(artifact_dir):
+    """The ArtifactStore the session's worker writes to."""
+    from worker.artifacts import ArtifactStore
+
+    return ArtifactStore(artifact_dir)

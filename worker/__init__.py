@@ -1,1 +1,5 @@
-"""mlpq worker package."""
+"""mlpq worker: the Celery app (`celery -A worker worker`), job store and artifact store."""
+
+from worker.celery_app import celery
+
+__all__ = ["celery"]

@@ -1,0 +1,130 @@
+"""Service settings read once from the environment, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from engine.spec import Limits
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError("must be an integer >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a finite number > 0")
+    return value
+
+
+def _redis_url(text: str) -> str:
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return text
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
+# (attribute, environment variable, default, parser, meaning) — the README table is this list.
+SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
+    ("redis_url", "REDIS_URL", "redis://localhost:6379/0", _redis_url,
+     "Redis: Celery broker and job store"),
+    ("artifact_dir", "MLPQ_ARTIFACT_DIR", "./var/artifacts", Path,
+     "root of saved models and checkpoints (a volume shared by API and workers)"),
+    ("data_dir", "MLPQ_DATA_DIR", "", _optional_path,
+     "directory holding mnist/ and fashion-mnist/ IDX files (empty: the engine's default)"),
+    ("max_layers", "MLPQ_MAX_LAYERS", "16", _positive_int, "most layers a submitted model may have"),
+    ("max_units", "MLPQ_MAX_UNITS", "4096", _positive_int, "most units in one layer"),
+    ("max_epochs", "MLPQ_MAX_EPOCHS", "500", _positive_int, "most epochs a job may ask for"),
+    ("max_parameters", "MLPQ_MAX_PARAMETERS", "20000000", _positive_int,
+     "most trainable parameters (weights + biases) in one model"),
+    ("max_batch_size", "MLPQ_MAX_BATCH_SIZE", "60000", _positive_int, "largest mini-batch"),
+    ("lease_seconds", "MLPQ_LEASE_SECONDS", "30", _positive_float,
+     "a training job's lease; renewed every third of it; a worker silent this long loses the job"),
+    ("sweep_seconds", "MLPQ_SWEEP_SECONDS", "10", _positive_float,
+     "how often each worker requeues `running` jobs whose lease expired (their worker died)"),
+    ("visibility_timeout", "MLPQ_VISIBILITY_TIMEOUT", "300", _positive_float,
+     "seconds before Redis hands an unacknowledged Celery message to another worker"),
+    ("unacked_restore_interval", "MLPQ_UNACKED_RESTORE_INTERVAL", "10", _positive_float,
+     "how often a worker looks for unacknowledged messages older than the visibility timeout"),
+    ("blas_threads", "MLPQ_BLAS_THREADS", "1", _positive_int,
+     "BLAS threads per worker process (threadpoolctl)"),
+    ("worker_concurrency", "MLPQ_WORKER_CONCURRENCY", "1", _positive_int,
+     "training processes per `celery -A worker worker` (prefork pool size)"),
+    ("progress_interval", "MLPQ_PROGRESS_INTERVAL", "0.25", _positive_float,
+     "seconds between progress writes to Redis while a job trains"),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker (and the API, for limits and stores) reads from the environment."""
+
+    redis_url: str = "redis://localhost:6379/0"
+    artifact_dir: Path = Path("./var/artifacts")
+    data_dir: Path | None = None
+    max_layers: int = 16
+    max_units: int = 4096
+    max_epochs: int = 500
+    max_parameters: int = 20_000_000
+    max_batch_size: int = 60000
+    lease_seconds: float = 30.0
+    sweep_seconds: float = 10.0
+    visibility_timeout: float = 300.0
+    unacked_restore_interval: float = 10.0
+    blas_threads: int = 1
+    worker_concurrency: int = 1
+    progress_interval: float = 0.25
+    limits: Limits = field(init=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "limits", Limits(
+            max_layers=self.max_layers, max_units=self.max_units, max_epochs=self.max_epochs,
+            max_parameters=self.max_parameters, max_batch_size=self.max_batch_size))
+        # A live job's duplicate message waits `lease_seconds` between lease checks; Redis must
+        # not hand that waiting message out again meanwhile.
+        if self.visibility_timeout <= 2 * self.lease_seconds:
+            raise SettingsError(
+                f"MLPQ_VISIBILITY_TIMEOUT ({self.visibility_timeout:g}) must be more than twice "
+                f"MLPQ_LEASE_SECONDS ({self.lease_seconds:g})")
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.lease_seconds / 3
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; raise SettingsError naming each bad variable and its rule."""
+        environ = os.environ if environ is None else environ
+        values, problems = {}, []
+        for attribute, variable, default, parse, _meaning in SETTINGS:
+            text = environ.get(variable, default).strip()
+            try:
+                values[attribute] = parse(text or default)
+            except ValueError as error:
+                problems.append(f"{variable}={text!r}: {error}")
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "limits"}

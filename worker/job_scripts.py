@@ -1,0 +1,119 @@
+"""Lua scripts behind JobStore's atomic steps (key names come in as KEYS, never spelled here).
+
+Every script that changes a job's status also moves the job between the per-status indexes and
+appends the "status" event to the job's stream in the same atomic step, so a reader of the event
+stream can never see a status the record does not have, and cancel/start/finish cannot interleave.
+
+KEYS layout shared by the status scripts:
+  1 job hash, 2 event stream, 3 lease, 4..8 status indexes (queued running succeeded failed cancelled)
+"""
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+_MOVE_STATUS = """
+local STATUS_KEY = {queued = KEYS[4], running = KEYS[5], succeeded = KEYS[6],
+                    failed = KEYS[7], cancelled = KEYS[8]}
+local function move_status(old, new)
+  local id = redis.call('HGET', KEYS[1], 'id')
+  local score = redis.call('HGET', KEYS[1], 'created_ms')
+  redis.call('HSET', KEYS[1], 'status', new)
+  if old ~= new then
+    redis.call('ZREM', STATUS_KEY[old], id)
+    redis.call('ZADD', STATUS_KEY[new], score, id)
+  end
+end
+local function publish(maxlen, name, data)
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'event', name, 'data', data)
+end
+"""
+
+# ARGV: allowed-from statuses (space separated), new status, stream maxlen, event data JSON,
+#       lease token ('' = do not check), then field/value pairs; a field written as '?name' is
+#       only set when the job does not have it yet (started_at survives a resume).
+TRANSITION = _MOVE_STATUS + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', ''} end
+if not string.find(' ' .. ARGV[1] .. ' ', ' ' .. status .. ' ', 1, true) then
+  return {'refused', status}
+end
+if ARGV[5] ~= '' then
+  local holder = redis.call('GET', KEYS[3])
+  if holder and holder ~= ARGV[5] then return {'lease_lost', status} end
+end
+for i = 6, #ARGV, 2 do
+  local field = ARGV[i]
+  if string.sub(field, 1, 1) == '?' then
+    redis.call('HSETNX', KEYS[1], string.sub(field, 2), ARGV[i + 1])
+  else
+    redis.call('HSET', KEYS[1], field, ARGV[i + 1])
+  end
+end
+if ARGV[2] == 'running' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+move_status(status, ARGV[2])
+publish(ARGV[3], 'status', ARGV[4])
+return {'ok', status}
+"""
+
+# ARGV: stream maxlen, event data JSON for the queued case, finished_at.
+CANCEL = _MOVE_STATUS + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', ''} end
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'finished_at', ARGV[3])
+  move_status(status, 'cancelled')
+  publish(ARGV[1], 'status', ARGV[2])
+  return {'ok', 'cancelled'}
+end
+if status == 'running' then
+  redis.call('HSET', KEYS[1], 'cancel_requested', '1')
+  return {'ok', 'running'}
+end
+return {'refused', status}
+"""
+
+# A running job whose lease expired has lost its worker: put it back in the queue.
+# ARGV: stream maxlen, event data JSON.
+REQUEUE_ORPHAN = _MOVE_STATUS + """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+move_status('running', 'queued')
+publish(ARGV[1], 'status', ARGV[2])
+return 1
+"""
+
+# Progress and metrics writes from the worker holding the lease; a worker that lost its lease
+# (or a job no longer running) writes nothing. Returns the cancel flag so the caller learns it free.
+# KEYS: 1 job hash, 2 event stream, 3 lease, 4 metrics list.
+# ARGV: lease token, stream maxlen, event name, event data JSON, progress JSON or '', metric JSON or ''.
+RECORD_PROGRESS = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return -1 end
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[1] then return -1 end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[6]) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'data', ARGV[4])
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 1 end
+return 0
+"""
+
+# KEYS: lease. ARGV: token, ttl ms. Renews our lease, or takes it back if it expired unclaimed
+# (e.g. Redis was down longer than the lease); 0 means another worker owns the job now.
+RENEW_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: lease. ARGV: token. Deletes the lease only if we still hold it.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

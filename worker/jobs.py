@@ -1,0 +1,310 @@
+"""JobStore: training jobs in Redis — records, status changes, progress, metrics, leases, events.
+
+This is the only module that knows Redis key names (the Celery queue's name included).
+Layout, all under the `mlpq:` prefix:
+  job:<id>           hash   the record (JSON-encoded `spec`, `progress`, `error`)
+  job:<id>:metrics   list   per-epoch history entries (JSON)
+  job:<id>:events    stream "status" / "progress" / "epoch" events for SSE, replayable by id
+  job:<id>:lease     string token of the worker training it, with a TTL renewed by heartbeats
+  jobs               zset   every job id by creation time (ms); jobs:status:<s>, jobs:owner:<o> likewise
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import redis
+
+from worker import job_scripts
+from worker.ids import is_valid_id, new_id, validate_id
+from worker.job_scripts import STATUSES, TERMINAL_STATUSES
+
+TRAINING_QUEUE = "mlpq.training"  # the Celery queue: a Redis list with this name
+_PREFIX = "mlpq:"
+_ALL_JOBS = _PREFIX + "jobs"
+EVENTS_MAXLEN = 10_000  # per job; progress events are throttled, so this is hours of history
+_JSON_FIELDS = ("spec", "progress", "error")
+_STREAM_ID = re.compile(r"\d+(-\d+)?")
+
+
+class JobNotFound(LookupError):
+    """No job has this id."""
+
+
+class JobStateError(RuntimeError):
+    """The job's status does not allow the requested change (e.g. cancelling a finished job)."""
+
+    def __init__(self, job_id: str, status: str, message: str):
+        super().__init__(message)
+        self.job_id, self.status = job_id, status
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with milliseconds and a Z, e.g. 2024-05-01T12:00:00.123Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _job_key(job_id: str) -> str:
+    return f"{_PREFIX}job:{job_id}"
+
+
+def _status_key(status: str) -> str:
+    return f"{_PREFIX}jobs:status:{status}"
+
+
+def _owner_key(owner: str) -> str:
+    return f"{_PREFIX}jobs:owner:{owner}"
+
+
+def _status_keys(job_id: str) -> list[str]:
+    return [_job_key(job_id), _job_key(job_id) + ":events", _job_key(job_id) + ":lease",
+            *(_status_key(status) for status in STATUSES)]
+
+
+class JobStore:
+    """Everything the API and the workers record about training jobs."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._transition = client.register_script(job_scripts.TRANSITION)
+        self._cancel = client.register_script(job_scripts.CANCEL)
+        self._requeue = client.register_script(job_scripts.REQUEUE_ORPHAN)
+        self._record = client.register_script(job_scripts.RECORD_PROGRESS)
+        self._renew = client.register_script(job_scripts.RENEW_LEASE)
+        self._release = client.register_script(job_scripts.RELEASE_LEASE)
+
+    @classmethod
+    def from_url(cls, url: str) -> JobStore:
+        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5,
+                                      health_check_interval=30)
+        return cls(client)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False
+
+    def queue_depth(self) -> int:
+        """Messages waiting in the Celery training queue (not counting ones a worker holds)."""
+        return int(self.redis.llen(TRAINING_QUEUE))
+
+    # --- records -------------------------------------------------------------------------
+
+    def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None) -> dict:
+        """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated."""
+        job_id, now = new_id(), utc_now()
+        created_ms = time.time_ns() // 1_000_000
+        progress = {"epoch": 0, "epochs": spec.get("training", {}).get("epochs"), "batch": 0,
+                    "batches": None, "fraction": 0.0, "eta_seconds": None}
+        fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
+                  "status": "queued", "spec": json.dumps(spec), "progress": json.dumps(progress),
+                  "created_at": now, "created_ms": created_ms, "cancel_requested": "0",
+                  "attempts": 0}
+        pipe = self.redis.pipeline()  # MULTI/EXEC: the record and its indexes appear together
+        pipe.hset(_job_key(job_id), mapping=fields)
+        pipe.zadd(_ALL_JOBS, {job_id: created_ms})
+        pipe.zadd(_status_key("queued"), {job_id: created_ms})
+        if owner:
+            pipe.zadd(_owner_key(owner), {job_id: created_ms})
+        pipe.xadd(_job_key(job_id) + ":events", self._event("status", {"status": "queued"}),
+                  maxlen=EVENTS_MAXLEN, approximate=True)
+        pipe.execute()
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> dict | None:
+        if not is_valid_id(job_id):
+            return None
+        return self._get_many([job_id])[0]
+
+    def list(self, *, status: str | None = None, owner: str | None = None,
+             limit: int = 20, offset: int = 0) -> tuple[list[dict], int]:
+        """Jobs newest first, optionally of one status and/or owner, and the total matching."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        keys = [_status_key(status)] if status else []
+        keys += [_owner_key(owner)] if owner else []
+        if len(keys) == 2:
+            ids = [job_id for job_id, _ in self.redis.zinter(keys, aggregate="MAX", withscores=True)]
+            ids.reverse()
+            total, page = len(ids), ids[offset:offset + limit]
+        else:
+            key = keys[0] if keys else _ALL_JOBS
+            total = int(self.redis.zcard(key))
+            page = self.redis.zrevrange(key, offset, offset + limit - 1) if limit > 0 else []
+        return [job for job in self._get_many(page) if job is not None], total
+
+    def count_active(self, owner: str) -> int:
+        """Queued plus running jobs of one owner (for per-owner concurrency limits)."""
+        return sum(int(self.redis.zintercard(2, [_owner_key(owner), _status_key(status)]))
+                   for status in ("queued", "running"))
+
+    def running_job_ids(self) -> list[str]:
+        return list(self.redis.zrange(_status_key("running"), 0, -1))
+
+    def _get_many(self, job_ids: list[str]) -> list[dict | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(_job_key(job_id))
+            pipe.lrange(_job_key(job_id) + ":metrics", 0, -1)
+        replies = pipe.execute()
+        return [self._decode(fields, metrics)
+                for fields, metrics in zip(replies[::2], replies[1::2], strict=True)]
+
+    @staticmethod
+    def _decode(fields: dict, metrics: list[str]) -> dict | None:
+        if not fields:
+            return None
+        job = {"id": fields["id"], "name": fields["name"], "owner": fields["owner"] or None,
+               "status": fields["status"], "dataset": fields["dataset"],
+               "model_id": fields.get("model_id") or None,
+               "metrics": [json.loads(entry) for entry in metrics],
+               "created_at": fields["created_at"],
+               "started_at": fields.get("started_at"), "finished_at": fields.get("finished_at"),
+               "cancel_requested": fields.get("cancel_requested") == "1",
+               "attempts": int(fields.get("attempts", 0))}
+        for name in _JSON_FIELDS:
+            job[name] = json.loads(fields[name]) if fields.get(name) else None
+        return job
+
+    # --- status changes ------------------------------------------------------------------
+
+    def request_cancel(self, job_id: str) -> dict:
+        """Queued -> cancelled now; running -> flag the worker honours at its next batch."""
+        if not is_valid_id(job_id):
+            raise JobNotFound(job_id)
+        now = utc_now()
+        data = json.dumps({"status": "cancelled", "finished_at": now})
+        outcome, status = self._cancel(keys=_status_keys(job_id), args=[EVENTS_MAXLEN, data, now])
+        if outcome == "missing":
+            raise JobNotFound(job_id)
+        if outcome == "refused":
+            raise JobStateError(job_id, status, f"job {job_id} is already {status}")
+        return self.get(job_id)
+
+    def mark_running(self, job_id: str, *, lease_token: str = "", worker: str = "") -> dict:
+        """Queued (or running again, after its worker died) -> running."""
+        now = utc_now()
+        self._change_status(job_id, "queued running", "running", lease_token,
+                            {"status": "running", "started_at": now},
+                            ["?started_at", now, "worker", worker])
+        return self.get(job_id)
+
+    def finish(self, job_id: str, status: str, *, model_id: str | None = None,
+               error: dict | None = None, lease_token: str = "") -> dict:
+        """Running -> succeeded | failed | cancelled. Raises JobStateError if already finished or
+        if another worker holds the job's lease."""
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"finish status must be one of {sorted(TERMINAL_STATUSES)}")
+        now = utc_now()
+        data = {"status": status, "finished_at": now, "model_id": model_id, "error": error}
+        fields = ["finished_at", now]
+        fields += ["model_id", model_id] if model_id else []
+        fields += ["error", json.dumps(error)] if error else []
+        self._change_status(job_id, "queued running", status, lease_token, data, fields)
+        return self.get(job_id)
+
+    def requeue_if_orphaned(self, job_id: str) -> bool:
+        """Running with no live lease (its worker died) -> queued. True if this call did it."""
+        data = json.dumps({"status": "queued", "reason": "worker lost; requeued"})
+        return bool(self._requeue(keys=_status_keys(job_id), args=[EVENTS_MAXLEN, data]))
+
+    def _change_status(self, job_id, allowed_from, status, lease_token, event_data, fields):
+        validate_id(job_id, "job id")
+        args = [allowed_from, status, EVENTS_MAXLEN, json.dumps(event_data), lease_token, *fields]
+        outcome, current = self._transition(keys=_status_keys(job_id), args=args)
+        if outcome == "missing":
+            raise JobNotFound(job_id)
+        if outcome == "lease_lost":
+            raise JobStateError(job_id, current, f"job {job_id} is leased by another worker")
+        if outcome == "refused":
+            raise JobStateError(job_id, current, f"job {job_id} is {current}, cannot become {status}")
+
+    # --- worker-side writes ----------------------------------------------------------------
+
+    def update_progress(self, job_id: str, progress: dict, *, lease_token: str = "") -> bool:
+        """Record progress; returns True when a cancel has been requested."""
+        return self._record_progress(job_id, lease_token, "progress", progress, progress, None)
+
+    def append_metrics(self, job_id: str, entry: dict, *, progress: dict | None = None,
+                       lease_token: str = "") -> bool:
+        """Append one epoch's history entry (and publish it); returns the cancel flag."""
+        return self._record_progress(job_id, lease_token, "epoch", entry, progress, entry)
+
+    def replace_metrics(self, job_id: str, history: list[dict]) -> None:
+        """On resume: the metrics become exactly the checkpoint's history (no duplicated epochs)."""
+        key = _job_key(validate_id(job_id, "job id")) + ":metrics"
+        pipe = self.redis.pipeline()
+        pipe.delete(key)
+        if history:
+            pipe.rpush(key, *(json.dumps(entry) for entry in history))
+        pipe.execute()
+
+    def _record_progress(self, job_id, lease_token, event_name, data, progress, metric) -> bool:
+        keys = [*_status_keys(job_id)[:3], _job_key(job_id) + ":metrics"]
+        args = [lease_token, EVENTS_MAXLEN, event_name, json.dumps(data),
+                json.dumps(progress) if progress is not None else "",
+                json.dumps(metric) if metric is not None else ""]
+        return self._record(keys=keys, args=args) == 1
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.redis.hget(_job_key(job_id), "cancel_requested") == "1"
+
+    # --- leases: one worker trains a job at a time ------------------------------------------
+
+    def acquire_lease(self, job_id: str, token: str, ttl_seconds: float) -> bool:
+        key = _job_key(validate_id(job_id, "job id")) + ":lease"
+        return bool(self.redis.set(key, token, nx=True, px=int(ttl_seconds * 1000)))
+
+    def renew_lease(self, job_id: str, token: str, ttl_seconds: float) -> bool:
+        key = _job_key(job_id) + ":lease"
+        return self._renew(keys=[key], args=[token, int(ttl_seconds * 1000)]) == 1
+
+    def release_lease(self, job_id: str, token: str) -> bool:
+        return self._release(keys=[_job_key(job_id) + ":lease"], args=[token]) == 1
+
+    def lease_holder(self, job_id: str) -> str | None:
+        return self.redis.get(_job_key(job_id) + ":lease")
+
+    # --- events for Server-Sent Events ------------------------------------------------------
+
+    def events(self, job_id: str, last_event_id: str | None = None, block_ms: int = 15_000,
+               keepalive: bool = False) -> Iterator[tuple[str | None, str, dict]]:
+        """Yield (event_id, event_name, data) after `last_event_id`, live, until the terminal
+        "status" event. With `keepalive=True`, yields (None, "keepalive", {}) after each
+        `block_ms` without news, so a relay can notice a gone client. A malformed
+        `last_event_id` replays from the start; an unknown job yields nothing."""
+        if not is_valid_id(job_id):
+            return
+        key = _job_key(job_id) + ":events"
+        cursor = last_event_id if last_event_id and _STREAM_ID.fullmatch(last_event_id) else "0-0"
+        while True:
+            status = self._status(job_id)
+            if status is None:
+                return
+            finished = status in TERMINAL_STATUSES
+            reply = self.redis.xread({key: cursor}, count=200, block=None if finished else block_ms)
+            for _stream, entries in reply or []:
+                for cursor, fields in entries:
+                    data = json.loads(fields["data"])
+                    yield cursor, fields["event"], data
+                    if fields["event"] == "status" and data.get("status") in TERMINAL_STATUSES:
+                        return
+            if finished and not reply:
+                return  # the terminal event was before `last_event_id` or trimmed away
+            if not reply and keepalive:
+                yield None, "keepalive", {}
+
+    def _status(self, job_id: str) -> str | None:
+        return self.redis.hget(_job_key(job_id), "status")
+
+    @staticmethod
+    def _event(name: str, data: dict) -> dict:
+        return {"event": name, "data": json.dumps(data)}
