@@ -127,7 +127,13 @@ def _check_layers(layers: object, violations: list) -> list:
 
 
 def _hidden_activations(layers: list, violations: list) -> None:
-    """Softmax only on the output layer; step only in the perceptron (checked below)."""
+    """Softmax only on the output layer; dropout (applied to a layer's outputs) only on
+    hidden layers, since dropping outputs would drop predictions."""
+    output_dropout = layers[-1]["dropout"]
+    if output_dropout not in (INVALID, 0.0):
+        violations.append(Violation(f"layers[{len(layers) - 1}].dropout", "output_dropout",
+                                    "dropout is only allowed on hidden layers (it drops a layer's "
+                                    f"outputs), got {output_dropout:g} on the output layer"))
     for index, layer in enumerate(layers[:-1]):
         name = layer["activation"]
         if name in OUTPUT_ONLY_ACTIVATIONS:

@@ -49,6 +49,7 @@ MODEL_CASES = [
     ("dropout negative", model({**HIDDEN, "dropout": -0.1}, SOFTMAX_10), {}, "layers[0].dropout", "range"),
     ("dropout NaN", model({**HIDDEN, "dropout": float("nan")}, SOFTMAX_10), {}, "layers[0].dropout", "finite"),
     ("dropout a bool", model({**HIDDEN, "dropout": False}, SOFTMAX_10), {}, "layers[0].dropout", "type"),
+    ("dropout on the output layer", model(HIDDEN, {**SOFTMAX_10, "dropout": 0.5}), {}, "layers[1].dropout", "output_dropout"),
     ("unknown loss", model(SOFTMAX_10, loss="hinge"), {}, "loss", "choice"),
     ("unknown init", model(SOFTMAX_10, init="zeros"), {}, "init", "choice"),
     ("input_size zero", model(SOFTMAX_10, input_size=0), {}, "input_size", "range"),
