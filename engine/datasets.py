@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.storage import fsync_directory
+
 DEFAULT_DATA_DIR = Path("~/.cache/mlpq/datasets")
 IMAGE_SHAPE = (28, 28)
 FILES = {  # role -> file name, the same for every MNIST-format dataset
@@ -244,16 +246,8 @@ def _download_to(url: str, target: Path, sha256: str) -> None:
         if digest.hexdigest() != sha256:
             raise ValueError(f"SHA-256 mismatch: got {digest.hexdigest()}, expected {sha256}")
         os.replace(temporary, target)
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
 
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable: the directory entry is data too."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
