@@ -228,6 +228,18 @@ def make_celery_worker(service_env, tmp_path):
         worker.kill()
 
 
+@pytest.fixture(scope="session")
+def worker_settings(service_env):
+    """Settings as the session's workers see them; also points this process's Celery app
+    (used by `enqueue_training`) at the session's Redis."""
+    from worker.celery_app import configure
+    from worker.config import Settings
+
+    settings = Settings.from_env(service_env)
+    configure(settings)
+    return settings
+
+
 @pytest.fixture
 def job_store(redis_url):
     """A JobStore on the session's Redis."""

@@ -43,6 +43,17 @@ class JobStateError(RuntimeError):
         self.job_id, self.status = job_id, status
 
 
+def _dumps(value) -> str:
+    """JSON text; NumPy scalars and arrays (anything with .tolist()) become plain numbers/lists."""
+    return json.dumps(value, default=_plain)
+
+
+def _plain(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def utc_now() -> str:
     """ISO-8601 UTC with milliseconds and a Z, e.g. 2024-05-01T12:00:00.123Z."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -105,7 +116,7 @@ class JobStore:
         progress = {"epoch": 0, "epochs": spec.get("training", {}).get("epochs"), "batch": 0,
                     "batches": None, "fraction": 0.0, "eta_seconds": None}
         fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
-                  "status": "queued", "spec": json.dumps(spec), "progress": json.dumps(progress),
+                  "status": "queued", "spec": _dumps(spec), "progress": _dumps(progress),
                   "created_at": now, "created_ms": created_ms, "cancel_requested": "0",
                   "attempts": 0}
         pipe = self.redis.pipeline()  # MULTI/EXEC: the record and its indexes appear together
@@ -181,7 +192,7 @@ class JobStore:
         if not is_valid_id(job_id):
             raise JobNotFound(job_id)
         now = utc_now()
-        data = json.dumps({"status": "cancelled", "finished_at": now})
+        data = _dumps({"status": "cancelled", "finished_at": now})
         outcome, status = self._cancel(keys=_status_keys(job_id), args=[EVENTS_MAXLEN, data, now])
         if outcome == "missing":
             raise JobNotFound(job_id)
@@ -207,18 +218,18 @@ class JobStore:
         data = {"status": status, "finished_at": now, "model_id": model_id, "error": error}
         fields = ["finished_at", now]
         fields += ["model_id", model_id] if model_id else []
-        fields += ["error", json.dumps(error)] if error else []
+        fields += ["error", _dumps(error)] if error else []
         self._change_status(job_id, "queued running", status, lease_token, data, fields)
         return self.get(job_id)
 
     def requeue_if_orphaned(self, job_id: str) -> bool:
         """Running with no live lease (its worker died) -> queued. True if this call did it."""
-        data = json.dumps({"status": "queued", "reason": "worker lost; requeued"})
+        data = _dumps({"status": "queued", "reason": "worker lost; requeued"})
         return bool(self._requeue(keys=_status_keys(job_id), args=[EVENTS_MAXLEN, data]))
 
     def _change_status(self, job_id, allowed_from, status, lease_token, event_data, fields):
         validate_id(job_id, "job id")
-        args = [allowed_from, status, EVENTS_MAXLEN, json.dumps(event_data), lease_token, *fields]
+        args = [allowed_from, status, EVENTS_MAXLEN, _dumps(event_data), lease_token, *fields]
         outcome, current = self._transition(keys=_status_keys(job_id), args=args)
         if outcome == "missing":
             raise JobNotFound(job_id)
@@ -244,14 +255,14 @@ class JobStore:
         pipe = self.redis.pipeline()
         pipe.delete(key)
         if history:
-            pipe.rpush(key, *(json.dumps(entry) for entry in history))
+            pipe.rpush(key, *(_dumps(entry) for entry in history))
         pipe.execute()
 
     def _record_progress(self, job_id, lease_token, event_name, data, progress, metric) -> bool:
         keys = [*_status_keys(job_id)[:3], _job_key(job_id) + ":metrics"]
-        args = [lease_token, EVENTS_MAXLEN, event_name, json.dumps(data),
-                json.dumps(progress) if progress is not None else "",
-                json.dumps(metric) if metric is not None else ""]
+        args = [lease_token, EVENTS_MAXLEN, event_name, _dumps(data),
+                _dumps(progress) if progress is not None else "",
+                _dumps(metric) if metric is not None else ""]
         return self._record(keys=keys, args=args) == 1
 
     def cancel_requested(self, job_id: str) -> bool:
@@ -307,4 +318,4 @@ class JobStore:
 
     @staticmethod
     def _event(name: str, data: dict) -> dict:
-        return {"event": name, "data": json.dumps(data)}
+        return {"event": name, "data": _dumps(data)}
