@@ -1,0 +1,37 @@
+"""gunicorn settings for the API: gunicorn -c python:api.gunicorn_conf 'api:create_app()'."""
+
+import os
+
+from api.config import THREADS_PER_WORKER
+
+bind = os.environ.get("MLPQ_BIND", "0.0.0.0:8000")
+
+# gthread: a request waiting on Redis (an event stream, a job poll) parks one thread, not a
+# whole process; prediction is NumPy work that releases the GIL in its matrix products.
+worker_class = "gthread"
+workers = int(os.environ.get("MLPQ_WORKERS", "2"))
+threads = THREADS_PER_WORKER
+# Idle keep-alive connections wait in the poller, not in a thread; this caps them.
+worker_connections = int(os.environ.get("MLPQ_WORKER_CONNECTIONS", "1000"))
+
+# In gthread the heartbeat comes from the main loop, so long event streams do not trip
+# `timeout`; it only catches a worker whose main loop is stuck. Streams end on their own
+# after MLPQ_SSE_MAX_SECONDS and at most MLPQ_SSE_MAX_STREAMS (default threads // 2) run
+# per process, so health checks and predictions always find a free thread.
+timeout = int(os.environ.get("MLPQ_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("MLPQ_GRACEFUL_TIMEOUT", "15"))
+keepalive = int(os.environ.get("MLPQ_KEEPALIVE", "5"))
+
+# Request line and header limits (gunicorn's defaults, stated so they are visible);
+# body size is capped by the app (MLPQ_MAX_CONTENT_LENGTH -> 413 in the JSON error shape).
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = int(os.environ.get("MLPQ_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
+
+accesslog = os.environ.get("MLPQ_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("MLPQ_LOG_LEVEL", "info")

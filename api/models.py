@@ -1,0 +1,113 @@
+"""/v1/models: list trained models, read one, download its files, delete it."""
+
+import tempfile
+import zipfile
+
+from flask import send_file
+from flask.views import MethodView
+from flask_smorest import Page, abort
+
+from api.extensions import LATEST, Blueprint, owner_filter, services, visible
+from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
+
+blp = Blueprint(
+    "models", __name__, url_prefix="/v1/models",
+    description="Trained models: their metrics, test-set evaluation and files.",
+)
+
+PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+MODEL_FILES = {  # ?file= value -> (file name in the model directory, media type)
+    "manifest": ("manifest.json", "application/json"),
+    "weights": ("weights.npz", "application/octet-stream"),
+}
+# Zips above this size spill from memory to a temporary file while they are sent.
+ZIP_MEMORY_BYTES = 16 * 1024 * 1024
+
+
+def find_model(model_ref, dataset=None):
+    """The model record for an id or for `latest` (the newest, optionally of one dataset).
+
+    404 when there is no such model or it belongs to someone else. Prediction endpoints
+    resolve `{model_id}` through here too, so `latest` works wherever an id does.
+    """
+    artifacts = services().artifacts
+    if model_ref == LATEST:
+        models = [model for model in artifacts.list_models(owner=owner_filter(), dataset=dataset)
+                  if model.get("status") == "ready"]
+        if not models:
+            scope = f" for dataset {dataset}" if dataset else ""
+            abort(404, message=f"No trained model yet{scope}.")
+        return models[0]
+    model = artifacts.get_model(model_ref)
+    if model is None or not visible(model):
+        abort(404, message=f"No model with id {model_ref}.")
+    return model
+
+
+@blp.route("")
+class Models(MethodView):
+    @blp.arguments(ModelListArgsSchema, location="query")
+    @blp.response(200, ModelSchema(many=True))
+    @blp.paginate(Page, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
+    def get(self, args):
+        """List trained models, newest first; filter with `dataset`."""
+        return services().artifacts.list_models(owner=owner_filter(), dataset=args.get("dataset"))
+
+
+@blp.route("/<model_ref:model_id>")
+class ModelById(MethodView):
+    @blp.arguments(ModelListArgsSchema, location="query")
+    @blp.response(200, ModelSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, model_id):
+        """Read one model: spec, training metrics, test-set evaluation, size.
+
+        `latest` (optionally with `?dataset=`) names the newest model.
+        """
+        return find_model(model_id, args.get("dataset"))
+
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, model_id):
+        """Delete a model and its files (by id; `latest` is refused so nothing goes by surprise)."""
+        if model_id == LATEST:
+            abort(400, message="Delete a model by its id, not by the alias latest.")
+        model = find_model(model_id)
+        if not services().artifacts.delete_model(model["id"]):
+            abort(404, message=f"No model with id {model_id}.")
+
+
+@blp.route("/<model_ref:model_id>/download")
+class ModelDownload(MethodView):
+    @blp.arguments(DownloadArgsSchema, location="query")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip",
+                  description="a zip (stored, not compressed) of manifest.json and weights.npz; "
+                              "with ?file=, that one file")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, model_id):
+        """Download a model: its JSON manifest and NumPy .npz weights (no pickle anywhere)."""
+        model = find_model(model_id)
+        directory = services().artifacts.model_dir(model["id"])
+        try:
+            if "file" in args:
+                file_name, media_type = MODEL_FILES[args["file"]]
+                return send_file(directory / file_name, mimetype=media_type, as_attachment=True,
+                                 download_name=f"{model['id']}-{file_name}")
+            return send_file(zip_model(directory), mimetype="application/zip", as_attachment=True,
+                             download_name=f"mlpq-model-{model['id']}.zip")
+        except FileNotFoundError:  # deleted between the lookup and the read
+            abort(404, message=f"No model with id {model_id}.")
+
+
+def zip_model(directory):
+    """A seekable zip of the model's files; stored, since .npz is already a zip and JSON is small."""
+    buffer = tempfile.SpooledTemporaryFile(max_size=ZIP_MEMORY_BYTES)
+    try:
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            for file_name, _media_type in MODEL_FILES.values():
+                archive.write(directory / file_name, arcname=file_name)
+    except BaseException:
+        buffer.close()
+        raise
+    buffer.seek(0)
+    return buffer

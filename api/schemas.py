@@ -1,0 +1,372 @@
+"""Request and response schemas; field rules are generated from the engine's rule tables.
+
+Checking happens in two passes. marshmallow checks each field on its own — type, range,
+allowed name — with rules built from `engine.spec`'s tables (so each rule is declared
+once, and the OpenAPI document shows the same bounds and defaults). When every field is
+well-formed, the engine's `validate_model_spec` / `validate_training_config` check the
+rules that span fields (softmax only on the output layer, the loss matching the output,
+the output width matching the dataset, the service limits) and fill in every default.
+"""
+
+import numbers
+
+import marshmallow as ma
+from flask import current_app
+
+from api.errors import flatten_messages
+from engine import spec as engine_spec
+from engine.datasets import DATASETS
+from engine.optimizers import OPTIMIZERS
+from engine.rules import OPTIONAL, REQUIRED
+from engine.schedules import SCHEDULES
+from worker.jobs import STATUSES
+
+NAME_MAX_LENGTH = 100
+
+
+class StrictInteger(ma.fields.Integer):
+    """An integer that refuses true/false (JSON booleans are not numbers here)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictFloat(ma.fields.Float):
+    """A number given as a JSON number: no strings such as "0.1", no booleans."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """true or false only: no 1, "yes" or "true"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+FIELD_FOR_KIND = {
+    "integer": StrictInteger,
+    "number": StrictFloat,
+    "boolean": StrictBoolean,
+    "name": ma.fields.String,
+}
+
+
+def _range(rule):
+    """marshmallow's Range for a Rule's bounds (inclusive `minimum`, exclusive `above`, ...)."""
+    low = rule.minimum if rule.minimum is not None else rule.above
+    high = rule.maximum if rule.maximum is not None else rule.below
+    if low is None and high is None:
+        return None
+    return ma.validate.Range(
+        min=low, max=high,
+        min_inclusive=rule.above is None, max_inclusive=rule.below is None,
+    )
+
+
+def field_from_rule(rule, description="", optional=False):
+    """The marshmallow field that checks one engine `Rule` on its own.
+
+    `optional`: the default lives elsewhere (an optimizer's class), so the key may be left out.
+    """
+    validators = [v for v in [_range(rule)] if v is not None]
+    if rule.choices is not None:
+        validators.append(ma.validate.OneOf(list(rule.choices)))
+    metadata = {"description": description} if description else {}
+    if rule.default not in (REQUIRED, OPTIONAL):
+        metadata["default"] = rule.default
+    # OpenAPI 3.0 spells strict bounds as flags beside minimum/maximum.
+    if rule.above is not None:
+        metadata["exclusiveMinimum"] = True
+    if rule.below is not None:
+        metadata["exclusiveMaximum"] = True
+    return FIELD_FOR_KIND[rule.kind](
+        required=rule.default is REQUIRED and not optional,
+        validate=validators, metadata=metadata,
+    )
+
+
+def schema_from_rules(class_name, rules, extra=None, doc="", optional=False):
+    """A Schema class with one field per rule (plus `extra` fields), unknown keys refused."""
+    attributes = {key: field_from_rule(rule, optional=optional) for key, rule in rules.items()}
+    attributes.update(extra or {})
+    attributes["__doc__"] = doc
+    return type(class_name, (ma.Schema,), attributes)
+
+
+LayerSchema = schema_from_rules(
+    "LayerSchema", engine_spec.LAYER_RULES, doc="One dense layer: units, activation, dropout.")
+
+ModelSpecSchema = schema_from_rules(
+    "ModelSpecSchema", engine_spec.MODEL_RULES,
+    extra={"layers": ma.fields.List(
+        ma.fields.Nested(LayerSchema), required=True, validate=ma.validate.Length(min=1),
+        metadata={"description": "hidden layers then the output layer"})},
+    doc="The network: its layers, loss and weight initializer.",
+)
+
+OptimizerSchema = schema_from_rules(
+    "OptimizerSchema", engine_spec.HYPERPARAMETER_RULES, optional=True,
+    extra={"name": ma.fields.String(
+        validate=ma.validate.OneOf(list(OPTIMIZERS)),
+        metadata={"default": engine_spec.DEFAULT_OPTIMIZER})},
+    doc="An optimizer and its hyperparameters; which ones apply depends on `name`: "
+        + "; ".join(f"{name}: {', '.join(cls.hyperparameters)}" for name, cls in OPTIMIZERS.items()),
+)
+
+EarlyStoppingSchema = schema_from_rules(
+    "EarlyStoppingSchema", engine_spec.EARLY_STOPPING_RULES,
+    doc="Stop when the monitored metric has not improved for `patience` epochs.",
+)
+
+_SCHEDULE_PARAMETERS = {
+    key: rule for rules in engine_spec.SCHEDULE_RULES.values() for key, rule in rules.items()
+}
+ScheduleSchema = schema_from_rules(
+    "ScheduleSchema", _SCHEDULE_PARAMETERS,
+    extra={"name": ma.fields.String(
+        validate=ma.validate.OneOf(list(SCHEDULES)), metadata={"default": "constant"})},
+    doc="Learning-rate schedule; its parameters depend on `name`: "
+        + "; ".join(f"{name}: {', '.join(rules) or 'none'}"
+                    for name, rules in engine_spec.SCHEDULE_RULES.items()),
+)
+
+TrainingConfigSchema = schema_from_rules(
+    "TrainingConfigSchema", engine_spec.TRAINING_RULES,
+    extra={
+        "optimizer": ma.fields.Nested(OptimizerSchema),
+        "early_stopping": ma.fields.Nested(
+            EarlyStoppingSchema, allow_none=True,
+            metadata={"description": "null (the default) turns early stopping off"}),
+        "lr_schedule": ma.fields.Nested(ScheduleSchema),
+    },
+    doc="How to train; every key is optional.",
+)
+
+
+class JobSpecSchema(ma.Schema):
+    """The validated spec a job trains with: model and training, every default filled."""
+
+    model = ma.fields.Nested(ModelSpecSchema)
+    training = ma.fields.Nested(TrainingConfigSchema)
+
+
+def _prefixed(violations, prefix):
+    errors = {}
+    for violation in violations:
+        path = f"{prefix}.{violation.path}" if violation.path else prefix
+        errors.setdefault(path, []).append(violation.message)
+    return errors
+
+
+def default_job_name(dataset, model):
+    """e.g. "mnist-128-10": the dataset and the layer widths."""
+    return "-".join([dataset, *(str(layer["units"]) for layer in model["layers"])])
+
+
+def _limits():
+    return current_app.extensions["mlpq"].settings.limits
+
+
+def check_model(dataset, model):
+    """The engine's verdict on a model spec for `dataset`: (errors by path, validated or None)."""
+    info = DATASETS.get(dataset) if isinstance(dataset, str) else None
+    try:
+        return {}, engine_spec.validate_model_spec(
+            model, input_size=info and info.input_size, num_classes=info and info.num_classes,
+            limits=_limits())
+    except engine_spec.SpecError as error:
+        return _prefixed(error.violations, "model"), None
+
+
+def check_training(training):
+    """The engine's verdict on a training config: (errors by path, validated or None)."""
+    try:
+        return {}, engine_spec.validate_training_config(training, limits=_limits())
+    except engine_spec.SpecError as error:
+        return _prefixed(error.violations, "training"), None
+
+
+def _covered(path, reported):
+    """True when `path` or one of its ancestors is already in `reported`."""
+    return any(path == other or path.startswith((other + ".", other + "[")) for other in reported)
+
+
+class JobCreateSchema(ma.Schema):
+    """A training job: which dataset, which network, how to train it."""
+
+    error_messages = {
+        "type": "the request body must be a JSON object",
+        "unknown": "unknown field; allowed fields: name, dataset, model, training",
+    }
+
+    name = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=NAME_MAX_LENGTH),
+                  ma.validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="must not contain control characters")],
+        metadata={"description": "a label for people; defaults to the dataset and layer widths"},
+    )
+    dataset = ma.fields.String(required=True, validate=ma.validate.OneOf(list(DATASETS)))
+    model = ma.fields.Nested(ModelSpecSchema, required=True)
+    training = ma.fields.Nested(TrainingConfigSchema)
+
+    @ma.post_load
+    def validate_with_engine(self, data, **kwargs):
+        """Cross-field rules and service limits; returns {name, dataset, spec}."""
+        model_errors, model = check_model(data["dataset"], data["model"])
+        training_errors, training = check_training(data.get("training"))
+        if model_errors or training_errors:
+            raise ma.ValidationError({**model_errors, **training_errors})
+        return {
+            "name": data.get("name") or default_job_name(data["dataset"], model),
+            "dataset": data["dataset"],
+            "spec": {"model": model, "training": training},
+        }
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        """Some field broke its own rule: still report every rule broken, in one answer.
+
+        The engine checks the raw model and training objects too, so cross-field problems
+        show up beside the per-field ones. Where both speak about the same field, the
+        engine's message is kept: it says which rule and what value it got.
+        """
+        if not isinstance(data, dict):
+            return  # not even an object: marshmallow's "Invalid input type." says it all
+        engine_errors = {}
+        if "model" in data:
+            engine_errors.update(check_model(data.get("dataset"), data["model"])[0])
+        engine_errors.update(check_training(data.get("training"))[0])
+        field_errors = flatten_messages(error.messages)
+        merged = dict(engine_errors)
+        merged.update({path: texts for path, texts in field_errors.items()
+                       if not _covered(path, engine_errors)})
+        raise ma.ValidationError(merged) from error
+
+
+# ---- responses --------------------------------------------------------------------------------
+
+def _nullable_float(description=""):
+    return ma.fields.Float(allow_none=True, metadata={"description": description} if description else None)
+
+
+class ProgressSchema(ma.Schema):
+    epoch = ma.fields.Integer(metadata={"description": "current epoch, 1-based (0 before training)"})
+    epochs = ma.fields.Integer()
+    batch = ma.fields.Integer(metadata={"description": "current batch within the epoch, 1-based"})
+    batches = ma.fields.Integer(metadata={"description": "batches per epoch"})
+    fraction = ma.fields.Float(metadata={"description": "share of the whole job done, 0..1"})
+    eta_seconds = _nullable_float("estimated seconds left; null until it can be estimated")
+
+
+class EpochMetricsSchema(ma.Schema):
+    """One epoch of the training history."""
+
+    epoch = ma.fields.Integer()
+    loss = _nullable_float()
+    accuracy = _nullable_float()
+    val_loss = _nullable_float("null without validation data")
+    val_accuracy = _nullable_float("null without validation data")
+    learning_rate = _nullable_float()
+    seconds = _nullable_float()
+    samples_per_second = _nullable_float()
+
+
+class JobErrorSchema(ma.Schema):
+    type = ma.fields.String(metadata={"description": "stable error type to act on"})
+    message = ma.fields.String()
+
+
+def _timestamp(description):
+    return ma.fields.String(allow_none=True, metadata={"format": "date-time", "description": description})
+
+
+class JobSchema(ma.Schema):
+    """A training job and everything known about it so far."""
+
+    id = ma.fields.String(metadata={"description": "32 lowercase hex digits"})
+    name = ma.fields.String()
+    owner = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    dataset = ma.fields.String()
+    spec = ma.fields.Nested(JobSpecSchema)
+    progress = ma.fields.Nested(ProgressSchema, allow_none=True)
+    metrics = ma.fields.List(ma.fields.Nested(EpochMetricsSchema),
+                             metadata={"description": "per-epoch history, growing while it runs"})
+    model_id = ma.fields.String(allow_none=True, metadata={"description": "set once succeeded"})
+    error = ma.fields.Nested(JobErrorSchema, allow_none=True, metadata={"description": "set once failed"})
+    cancel_requested = ma.fields.Boolean(metadata={"description": "a cancel is pending or done"})
+    attempts = ma.fields.Integer(metadata={"description": "times a worker has started it"})
+    created_at = _timestamp("when the job was submitted")
+    started_at = _timestamp("when a worker started it")
+    finished_at = _timestamp("when it ended, in any final status")
+
+
+class JobListArgsSchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
+                              metadata={"description": "only jobs in this status"})
+
+
+class EvaluationSchema(ma.Schema):
+    """The model scored on the dataset's test split."""
+
+    accuracy = ma.fields.Float()
+    loss = ma.fields.Float()
+    confusion_matrix = ma.fields.List(ma.fields.List(ma.fields.Integer()),
+                                      metadata={"description": "rows: true class, columns: predicted"})
+    precision = ma.fields.List(ma.fields.Float(allow_none=True), metadata={"description": "per class"})
+    recall = ma.fields.List(ma.fields.Float(allow_none=True), metadata={"description": "per class"})
+
+
+class ModelSchema(ma.Schema):
+    """A trained model stored in the artifact store."""
+
+    id = ma.fields.String()
+    job_id = ma.fields.String(allow_none=True)
+    name = ma.fields.String()
+    dataset = ma.fields.String()
+    owner = ma.fields.String(allow_none=True)
+    spec = ma.fields.Nested(JobSpecSchema)
+    metrics = ma.fields.List(ma.fields.Nested(EpochMetricsSchema))
+    evaluation = ma.fields.Nested(EvaluationSchema, allow_none=True)
+    size_bytes = ma.fields.Integer()
+    status = ma.fields.String(metadata={
+        "enum": ["ready", "damaged"],
+        "description": "damaged: its files are unreadable; it can only be deleted"})
+    created_at = _timestamp("when the model was saved")
+
+
+class ModelListArgsSchema(ma.Schema):
+    dataset = ma.fields.String(validate=ma.validate.OneOf(list(DATASETS)),
+                               metadata={"description": "only models trained on this dataset"})
+
+
+DOWNLOAD_FILES = ("manifest", "weights")
+
+
+class DownloadArgsSchema(ma.Schema):
+    file = ma.fields.String(validate=ma.validate.OneOf(DOWNLOAD_FILES), metadata={
+        "description": "one file only: manifest (manifest.json) or weights (weights.npz); "
+                       "without it, a zip of both"})
+
+
+class CheckSchema(ma.Schema):
+    ok = ma.fields.Boolean()
+    detail = ma.fields.String()
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String()
+
+
+class ReadinessSchema(ma.Schema):
+    status = ma.fields.String()
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))
