@@ -1,0 +1,255 @@
+"""The multilayer perceptron: parameters, feedforward, backprop, predictions.
+
+Shapes: a batch X is (n, input_size); layer l has W of shape (fan_in, units) and b of shape
+(units,), so z = a_prev @ W + b is (n, units). All weights live in one contiguous vector and all
+biases in another (`net.params` holds views into them), so an optimizer updates the whole
+network with a handful of NumPy calls and checkpoints copy two arrays.
+"""
+
+import numpy as np
+
+from engine import spec as specs
+from engine.activations import ACTIVATIONS
+from engine.evaluation import evaluate
+from engine.initializers import INITIALIZERS
+from engine.losses import LOSSES
+from engine.workspace import Workspace
+
+INFERENCE_CHUNK = 4096  # rows per feedforward call in predict/evaluate: bounds scratch memory
+
+
+class Network:
+    """A stack of fully connected layers built from a validated model spec."""
+
+    def __init__(self, spec, input_size, *, seed=0, dtype=np.float32):
+        self.spec = spec
+        self.input_size = int(input_size)
+        self.dtype = np.dtype(dtype)
+        self.sizes = [self.input_size] + [layer["units"] for layer in spec["layers"]]
+        self.activations = [ACTIVATIONS[layer["activation"]] for layer in spec["layers"]]
+        self.dropout = [float(layer.get("dropout", 0.0)) for layer in spec["layers"]]
+        self.loss = LOSSES[spec["loss"]]
+        self.num_classes = self.sizes[-1] if self.sizes[-1] > 1 else 2
+        self.shapes = shapes = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        self.weights = np.zeros(sum(i * o for i, o in shapes), dtype=self.dtype)
+        self.biases = np.zeros(sum(o for _, o in shapes), dtype=self.dtype)
+        self.weight_grads = np.zeros_like(self.weights)
+        self.bias_grads = np.zeros_like(self.biases)
+        self._params = _layer_views(self.weights, self.biases, shapes)
+        self._grads = _layer_views(self.weight_grads, self.bias_grads, shapes)
+        self._workspaces = {}
+        self.history = []
+        self.training_config = None
+        self._training = None  # the loop's resumable state after an epoch (see training.py)
+        self.initialize(seed)
+
+    @classmethod
+    def from_spec(cls, spec, *, input_size=None, num_classes=None, seed=0, dtype=np.float32):
+        """Validate `spec` (engine.spec) and build a network with freshly initialised weights."""
+        validated = specs.validate_model_spec(spec, input_size=input_size, num_classes=num_classes)
+        if "input_size" not in validated:
+            raise specs.SpecError([specs.Violation(
+                "input_size", "required", "input_size is required (pass it or put it in the spec)")])
+        return cls(validated, validated["input_size"], seed=seed, dtype=dtype)
+
+    def initialize(self, seed=0):
+        """Draw every weight and bias with the spec's initializer from a Generator(seed)."""
+        rng = np.random.default_rng(seed)
+        initializer = INITIALIZERS[self.spec["init"]]
+        for layer, (fan_in, fan_out) in zip(self._params, self.shapes, strict=True):
+            weights, biases = initializer(rng, fan_in, fan_out)
+            layer["W"][...] = weights
+            layer["b"][...] = biases
+
+    # -- parameters --------------------------------------------------------------------------
+
+    @property
+    def params(self):
+        """[{"W": (fan_in, fan_out), "b": (fan_out,)}, ...], views into the network's storage."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        """Copy new values in, checking every shape (the storage itself never moves)."""
+        if len(values) != len(self._params):
+            raise ValueError(f"expected {len(self._params)} layers of parameters, got {len(values)}")
+        for index, (layer, new) in enumerate(zip(self._params, values, strict=True)):
+            for key in ("W", "b"):
+                value = np.asarray(new[key])
+                if value.shape != layer[key].shape:
+                    raise ValueError(f"params[{index}][{key!r}] has shape {value.shape}, "
+                                     f"expected {layer[key].shape}")
+                layer[key][...] = value
+
+    @property
+    def parameter_count(self):
+        return self.weights.size + self.biases.size
+
+    def workspace(self, n):
+        """Scratch arrays for a batch of n rows, kept for the few batch sizes in use."""
+        workspace = self._workspaces.get(n)
+        if workspace is None:
+            if len(self._workspaces) >= 4:
+                self._workspaces.pop(next(iter(self._workspaces)))
+            workspace = self._workspaces[n] = Workspace(n, self.sizes, self.dropout, self.dtype)
+        return workspace
+
+    # -- the algorithm -----------------------------------------------------------------------
+
+    def feedforward(self, x, workspace, rng=None):
+        """Forward pass of x (n, input_size) into `workspace`; dropout only when `rng` is given.
+
+        Returns the output activations (n, units_out); workspace.z[-1] keeps the output
+        pre-activation for the loss."""
+        a = workspace.inputs[0] = x
+        workspace.masks.clear()
+        last = len(self._params) - 1
+        for index, (layer, activation) in enumerate(zip(self._params, self.activations, strict=True)):
+            z = workspace.z[index]
+            np.matmul(a, layer["W"], out=z)
+            z += layer["b"]
+            if index == last:
+                return activation.forward(z, out=workspace.output)
+            a = activation.forward(z, out=z)  # hidden layers keep only a; backprop needs no z
+            if rng is not None and self.dropout[index]:
+                a = workspace.drop(index, a, rng, self.dropout[index])
+            workspace.inputs[index + 1] = a
+
+    def backprop(self, targets, workspace):
+        """Gradients of the mean loss over the batch into self.weight_grads / bias_grads.
+
+        Call right after `feedforward(x, workspace, ...)`; targets are `loss.targets(...)`
+        for the batch's labels."""
+        last = len(self._params) - 1
+        delta = self.loss.delta(workspace.z[last], workspace.output, targets,
+                                self.activations[last], out=workspace.delta[last])
+        for index in range(last, -1, -1):
+            grads = self._grads[index]
+            np.matmul(workspace.inputs[index].T, delta, out=grads["W"])
+            np.matmul(workspace.ones, delta, out=grads["b"])  # column sums, as one BLAS call
+            if index == 0:
+                break
+            below = workspace.delta[index - 1]
+            np.matmul(delta, self._params[index]["W"].T, out=below)
+            if index - 1 in workspace.masks:
+                below *= workspace.masks[index - 1]
+            delta = self.activations[index - 1].backward(below, workspace.z[index - 1], out=below)
+
+    def forward_all(self, X, callback):
+        """Feed X through in chunks; `callback(start, stop, workspace, output)` per chunk."""
+        X = np.asarray(X)
+        for start in range(0, len(X), INFERENCE_CHUNK):
+            chunk = X[start:start + INFERENCE_CHUNK]
+            workspace = self.workspace(len(chunk))
+            np.copyto(workspace.x, chunk, casting="unsafe")
+            callback(start, start + len(chunk), workspace, self.feedforward(workspace.x, workspace))
+
+    # -- predictions -------------------------------------------------------------------------
+
+    def predict_proba(self, X):
+        """Class probabilities, (n, num_classes), rows sum to 1."""
+        X = self._check_inputs(X)
+        result = np.empty((len(X), self.num_classes), dtype=self.dtype)
+
+        def collect(start, stop, workspace, output):
+            result[start:stop] = self.probabilities(output)
+
+        self.forward_all(X, collect)
+        return result
+
+    def probabilities(self, output):
+        """Output activations (n, units) as class probabilities (n, num_classes)."""
+        if output.shape[1] == 1:  # one unit in [0, 1] is P(class 1)
+            return np.hstack([1.0 - output, output])
+        if self.activations[-1].name == "softmax":
+            return output.copy()
+        scores = np.maximum(output, 0.0)  # mse outputs: normalised, uniform where all are <= 0
+        totals = scores.sum(axis=1, keepdims=True)
+        empty = totals[:, 0] <= 0
+        scores[empty], totals[empty] = 1.0, scores.shape[1]
+        return scores / totals
+
+    def predict(self, X):
+        """Predicted labels, (n,) int64."""
+        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    def compute_loss(self, X, y, weight_decay=0.0):
+        """Mean loss over (X, y) in inference mode, plus λ/2 ‖W‖² when weight_decay is λ."""
+        X, y = self._check_inputs(X), self._check_labels(y, len(X))
+        total = [0.0]
+
+        def accumulate(start, stop, workspace, output):
+            targets = self.loss.targets(y[start:stop], self.sizes[-1], self.dtype)
+            total[0] += self.loss.value(workspace.z[-1], output, targets) * (stop - start)
+
+        self.forward_all(X, accumulate)
+        penalty = 0.5 * weight_decay * float(np.dot(self.weights, self.weights))
+        return total[0] / max(len(X), 1) + penalty
+
+    def evaluate(self, X, y):
+        """{"accuracy", "loss", "precision", "recall", "confusion_matrix"} on (X, y)."""
+        y = self._check_labels(y, len(X))
+        return evaluate(self.predict_proba(X), y, self.num_classes, self.compute_loss(X, y))
+
+    def gradients(self, X, y, weight_decay=0.0):
+        """[{"W": dW, "b": db}, ...] of the mean loss over (X, y) (+ λ/2 ‖W‖²), no dropout."""
+        X, y = self._check_inputs(X), self._check_labels(y, len(X))
+        workspace = self.workspace(len(X))
+        np.copyto(workspace.x, X, casting="unsafe")
+        self.feedforward(workspace.x, workspace)
+        self.backprop(self.loss.targets(y, self.sizes[-1], self.dtype), workspace)
+        return [{"W": layer["W"] + weight_decay * param["W"], "b": layer["b"].copy()}
+                for layer, param in zip(self._grads, self._params, strict=True)]
+
+    # -- training ----------------------------------------------------------------------------
+
+    def fit(self, X, y, *, callbacks=(), resume_from=None, validation_data=None, **config):
+        """Train with mini-batch gradient descent; returns a `History` (see engine.training)."""
+        from engine.training import train  # training imports this module
+
+        return train(self, X, y, config, callbacks=callbacks, resume_from=resume_from,
+                     validation_data=validation_data)
+
+    def checkpoint(self):
+        """Resumable training state after the last complete epoch (see engine.training)."""
+        from engine.training import checkpoint
+
+        return checkpoint(self)
+
+    def save(self, path, **kwargs):
+        from engine.serialization import save
+
+        return save(self, path, **kwargs)
+
+    # -- input checks ------------------------------------------------------------------------
+
+    def _check_inputs(self, X):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.input_size:
+            raise ValueError(f"X must have shape (n, {self.input_size}), got {X.shape}")
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
+        return X
+
+    def _check_labels(self, y, n):
+        y = np.asarray(y)
+        if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"y must be ({n},) integer labels, got shape {y.shape} dtype {y.dtype}")
+        if n and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(f"labels must lie in [0, {self.num_classes - 1}]")
+        return y
+
+    def __repr__(self):
+        layers = "-".join(str(size) for size in self.sizes)
+        names = ",".join(activation.name for activation in self.activations)
+        return f"<Network {layers} ({names}) loss={self.loss.name} {self.parameter_count} params>"
+
+
+def _layer_views(weights, biases, shapes):
+    """Per-layer {"W", "b"} views into the flat weight and bias vectors."""
+    views, w_at, b_at = [], 0, 0
+    for fan_in, fan_out in shapes:
+        views.append({"W": weights[w_at:w_at + fan_in * fan_out].reshape(fan_in, fan_out),
+                      "b": biases[b_at:b_at + fan_out]})
+        w_at, b_at = w_at + fan_in * fan_out, b_at + fan_out
+    return views

@@ -1,0 +1,36 @@
+"""Preallocated scratch arrays for one batch size, so a training step allocates (almost) nothing."""
+
+import numpy as np
+
+
+class Workspace:
+    """Buffers for a batch of n rows through layers of `sizes` = [input, units_1, ..., units_L].
+
+    x: (n, input) the batch; z[l]: (n, units_l), a layer's pre-activation, overwritten in place
+    by its activation for hidden layers; output: (n, units_L); delta[l]: (n, units_l), dL/dz;
+    inputs[l]: what layer l read (x, an activation, or its dropped-out copy); masks[l]: the
+    inverted-dropout mask applied after hidden layer l in the last training pass.
+    """
+
+    def __init__(self, n, sizes, dropout, dtype):
+        self.n = n
+        self.x = np.empty((n, sizes[0]), dtype=dtype)
+        self.z = [np.empty((n, units), dtype=dtype) for units in sizes[1:]]
+        self.output = np.empty((n, sizes[-1]), dtype=dtype)
+        self.delta = [np.empty((n, units), dtype=dtype) for units in sizes[1:]]
+        self.ones = np.ones(n, dtype=dtype)
+        self.inputs = [None] * (len(sizes) - 1)
+        self.masks = {}
+        hidden = range(len(sizes) - 2)
+        self._mask = {i: np.empty((n, sizes[i + 1]), dtype=dtype) for i in hidden if dropout[i]}
+        self._dropped = {i: np.empty_like(mask) for i, mask in self._mask.items()}
+
+    def drop(self, index, a, rng, rate):
+        """Inverted dropout: zero each unit with probability `rate`, scale survivors by
+        1/(1 - rate) so the expected activation is unchanged and inference needs no rescaling."""
+        mask = self._mask[index]
+        rng.random(out=mask, dtype=mask.dtype)
+        np.greater_equal(mask, rate, out=mask)
+        mask *= 1.0 / (1.0 - rate)
+        self.masks[index] = mask
+        return np.multiply(a, mask, out=self._dropped[index])
