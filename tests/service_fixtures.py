@@ -30,9 +30,22 @@ FAST_SETTINGS = {
     "MLPQ_VISIBILITY_TIMEOUT": "8",
     "MLPQ_UNACKED_RESTORE_INTERVAL": "1",
     "MLPQ_PROGRESS_INTERVAL": "0.1",
+    "MLPQ_CHECKPOINT_SECONDS": "0.25",
     "MLPQ_BLAS_THREADS": "1",
     "MLPQ_WORKER_CONCURRENCY": "1",
 }
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
+    """Poll `predicate` until it returns something truthy (returned); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(interval)
 
 
 class CeleryWorker:
@@ -238,6 +251,44 @@ def worker_settings(service_env):
     settings = Settings.from_env(service_env)
     configure(settings)
     return settings
+
+
+class IsolatedService:
+    """A private Redis, artifact dir and worker factory for tests that break things."""
+
+    def __init__(self, server: RedisServer, env: dict[str, str], make_worker):
+        from worker.artifacts import ArtifactStore
+        from worker.jobs import JobStore
+
+        self.server, self.env, self._make_worker = server, env, make_worker
+        self.jobs = JobStore.from_url(server.url)
+        self.artifacts = ArtifactStore(env["MLPQ_ARTIFACT_DIR"])
+
+    def start_worker(self, **options) -> CeleryWorker:
+        return self._make_worker(env=self.env, **options)
+
+    def submit(self, spec: dict, dataset: str = "xor", name: str = "job", **fields) -> str:
+        from worker.tasks import enqueue_training
+
+        job = self.jobs.create(name=name, dataset=dataset, spec=spec, **fields)
+        enqueue_training(job["id"])
+        return job["id"]
+
+
+@pytest.fixture
+def isolated_service(make_redis_server, make_celery_worker, tmp_path, worker_settings):
+    """`IsolatedService` with append-only Redis; this process's Celery app publishes to it
+    for the duration of the test. Workers are started with `.start_worker()`."""
+    from worker.celery_app import configure
+    from worker.config import Settings
+
+    server = make_redis_server(appendonly=True)
+    env = build_service_env(server.url, tmp_path / "artifacts")
+    configure(Settings.from_env(env))
+    service = IsolatedService(server, env, make_celery_worker)
+    yield service
+    service.jobs.close()
+    configure(worker_settings)
 
 
 @pytest.fixture

@@ -34,6 +34,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a finite number >= 0")
+    return value
+
+
 def _redis_url(text: str) -> str:
     if not text.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
@@ -72,6 +82,9 @@ SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
      "training processes per `celery -A worker worker` (prefork pool size)"),
     ("progress_interval", "MLPQ_PROGRESS_INTERVAL", "0.25", _positive_float,
      "seconds between progress writes to Redis while a job trains"),
+    ("checkpoint_seconds", "MLPQ_CHECKPOINT_SECONDS", "1", _non_negative_float,
+     "a checkpoint is written after an epoch once this long has passed since the last one "
+     "(0: after every epoch); a crashed job resumes from it"),
 ]
 
 
@@ -94,6 +107,7 @@ class Settings:
     blas_threads: int = 1
     worker_concurrency: int = 1
     progress_interval: float = 0.25
+    checkpoint_seconds: float = 1.0
     limits: Limits = field(init=False, compare=False)
 
     def __post_init__(self):

@@ -1,0 +1,101 @@
+"""Recovery with real processes: a worker killed mid-job, an orphaned running job, a Redis flush."""
+
+import signal
+
+import numpy as np
+
+from engine import datasets
+from tests.service_fixtures import wait_until
+from tests.worker.test_worker_service import XOR_SPEC, mnist_spec
+from worker.ids import model_id_for_job
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def status_events(jobs, job_id):
+    return [data["status"] for _id, name, data in jobs.events(job_id) if name == "status"]
+
+
+def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint(isolated_service):
+    service = isolated_service
+    first = service.start_worker()
+    job_id = service.submit(mnist_spec(epochs=5, units=64), dataset="mnist")
+    wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 2, timeout=90,
+               message="two epochs")
+    first.kill()  # SIGKILL to the whole process group: no cleanup, no ack, lease left to expire
+    before = service.jobs.get(job_id)
+    assert before["status"] == "running"
+    checkpointed = service.artifacts.load_checkpoint(job_id)
+    assert checkpointed is not None and checkpointed["epoch"] >= 1
+
+    service.start_worker()
+    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
+                     timeout=90, message="the job to finish on the new worker")
+    assert job["status"] == "succeeded", job["error"]
+    assert job["attempts"] == 2
+    assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4, 5]
+    # the epochs before the checkpoint were not trained again: their entries are the originals
+    resumed_from = checkpointed["epoch"]
+    assert job["metrics"][:resumed_from] == before["metrics"][:resumed_from]
+    assert status_events(service.jobs, job_id) == [
+        "queued", "running", "queued", "running", "succeeded"]
+    models = service.artifacts.list_models()
+    assert [model["id"] for model in models] == [model_id_for_job(job_id)]
+    assert not service.artifacts.checkpoint_dir(job_id).exists()
+
+
+def test_an_orphaned_running_job_is_requeued_when_its_lease_expires(isolated_service):
+    """A job left `running` by a worker that vanished (no message anywhere) still finishes."""
+    service = isolated_service
+    job = service.jobs.create(name="orphan", dataset="xor", spec=XOR_SPEC)
+    assert service.jobs.acquire_lease(job["id"], "vanished-worker", 0.5)
+    service.jobs.mark_running(job["id"], lease_token="vanished-worker")
+    service.start_worker()
+    job = wait_until(lambda: (j := service.jobs.get(job["id"]))["status"] in TERMINAL and j,
+                     timeout=60, message="the sweeper to requeue and a worker to finish the job")
+    assert job["status"] == "succeeded" and job["attempts"] == 2
+    assert status_events(service.jobs, job["id"]) == [
+        "queued", "running", "queued", "running", "succeeded"]
+
+
+def test_models_survive_a_redis_flush(isolated_service):
+    service = isolated_service
+    service.start_worker()
+    job_id = service.submit(XOR_SPEC, owner="alice", name="keep-me")
+    wait_until(lambda: service.jobs.get(job_id)["status"] in TERMINAL, timeout=60)
+    model_id = service.jobs.get(job_id)["model_id"]
+    service.jobs.redis.flushall()
+    assert service.jobs.get(job_id) is None
+    model = service.artifacts.get_model(model_id)
+    assert model["job_id"] == job_id and model["name"] == "keep-me" and model["owner"] == "alice"
+    assert [m["id"] for m in service.artifacts.list_models(owner="alice")] == [model_id]
+    (X, y), _ = datasets.load("xor")
+    np.testing.assert_array_equal(service.artifacts.load_network(model_id).predict(X), y)
+
+
+def test_a_killed_pool_process_is_redelivered_and_resumed(isolated_service):
+    """Only the training child dies (like the OOM killer): task_reject_on_worker_lost requeues
+    the message, the restarted child finds the dead child's lease, waits it out and resumes."""
+    service = isolated_service
+    worker = service.start_worker()
+    job_id = service.submit(mnist_spec(epochs=4, units=64), dataset="mnist")
+    wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 1, timeout=90)
+    children = _children(worker.process.pid)
+    assert children, "the prefork pool has a child process"
+    for pid in children:
+        _kill(pid)
+    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
+                     timeout=90, message="the job to finish after its pool process died")
+    assert job["status"] == "succeeded" and job["attempts"] == 2
+    assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4]
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def _kill(pid: int) -> None:
+    import os
+
+    os.kill(pid, signal.SIGKILL)

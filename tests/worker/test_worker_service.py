@@ -1,0 +1,155 @@
+"""The training service end to end: JobStore + enqueue_training + a real `celery -A worker worker`."""
+
+import time
+
+import numpy as np
+import pytest
+
+from engine import datasets
+from tests.service_fixtures import wait_until
+from worker.ids import model_id_for_job
+from worker.tasks import enqueue_training
+
+XOR_SPEC = {
+    "model": {"layers": [{"units": 8, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
+              "loss": "cross_entropy", "init": "xavier"},
+    "training": {"optimizer": {"name": "adam", "learning_rate": 0.05}, "batch_size": 4,
+                 "epochs": 300, "seed": 0, "early_stopping": None},
+}
+
+
+def mnist_spec(epochs, units=32, batch_size=128):
+    return {"model": {"layers": [{"units": units, "activation": "relu"},
+                                 {"units": 10, "activation": "softmax"}]},
+            "training": {"epochs": epochs, "batch_size": batch_size, "seed": 1,
+                         "early_stopping": None}}
+
+
+@pytest.fixture
+def submit(job_store, worker_settings):
+    def submit(spec, dataset="xor", name="test-job", **fields):
+        job = job_store.create(name=name, dataset=dataset, spec=spec, **fields)
+        enqueue_training(job["id"])
+        return job["id"]
+    return submit
+
+
+def wait_status(job_store, job_id, statuses, timeout=60):
+    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+    return wait_until(lambda: (job := job_store.get(job_id))["status"] in statuses and job,
+                      timeout, message=f"job {job_id} to become {statuses}")
+
+
+def test_xor_job_succeeds_with_a_perfect_model_on_disk(celery_worker, submit, job_store,
+                                                       artifact_store):
+    job_id = submit(XOR_SPEC, owner="alice")
+    job = wait_status(job_store, job_id, {"succeeded", "failed"}, timeout=60)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["model_id"] == model_id_for_job(job_id)
+    assert job["progress"]["fraction"] == 1.0 and job["progress"]["epoch"] == 300
+    assert [entry["epoch"] for entry in job["metrics"]] == list(range(1, 301))
+    assert job["started_at"] <= job["finished_at"] and job["attempts"] == 1
+
+    model = artifact_store.get_model(job["model_id"])
+    assert model["job_id"] == job_id and model["owner"] == "alice" and model["dataset"] == "xor"
+    assert model["evaluation"]["accuracy"] == 1.0
+    assert model["evaluation"]["confusion_matrix"] == [[2, 0], [0, 2]]
+    assert model["size_bytes"] > 0 and len(model["metrics"]) == 300
+    (X, y), _ = datasets.load("xor")
+    np.testing.assert_array_equal(artifact_store.load_network(job["model_id"]).predict(X), y)
+    assert not artifact_store.checkpoint_dir(job_id).exists()
+
+
+def test_metrics_and_progress_are_recorded_while_the_job_runs(celery_worker, submit, job_store):
+    job_id = submit(mnist_spec(epochs=4), dataset="mnist")
+    seen = []  # (status, number of metrics entries, progress fraction) while it trains
+
+    def finished():
+        job = job_store.get(job_id)
+        seen.append((job["status"], len(job["metrics"]), job["progress"]["fraction"]))
+        return job["status"] in {"succeeded", "failed", "cancelled"} and job
+
+    job = wait_until(finished, timeout=120, interval=0.02)
+    assert job["status"] == "succeeded", job["error"]
+    live_counts = {count for status, count, _ in seen if status == "running"}
+    assert len(live_counts & {1, 2, 3}) >= 2, f"metrics did not grow live: {sorted(live_counts)}"
+    fractions = [fraction for status, _, fraction in seen if status == "running"]
+    assert any(0 < fraction < 1 for fraction in fractions)
+    assert fractions == sorted(fractions)  # progress never goes backwards
+    assert job["metrics"][-1]["accuracy"] > 0.85
+
+    names = [name for _id, name, _data in job_store.events(job_id)]
+    assert names.count("epoch") == 4 and names[-1] == "status" and "progress" in names
+
+
+def test_cancel_a_running_job_stops_within_a_second(celery_worker, submit, job_store,
+                                                    artifact_store):
+    job_id = submit(mnist_spec(epochs=50, units=64), dataset="mnist")
+    wait_until(lambda: job_store.get(job_id)["progress"]["batch"] > 0, timeout=60,
+               message="training to start")
+    requested = time.monotonic()
+    assert job_store.request_cancel(job_id)["status"] == "running"
+    job = wait_status(job_store, job_id, {"cancelled", "succeeded", "failed"}, timeout=10)
+    assert job["status"] == "cancelled"
+    assert time.monotonic() - requested < 1.5
+    assert job["model_id"] is None and job["progress"]["epoch"] < 50
+    assert artifact_store.get_model(model_id_for_job(job_id)) is None
+    assert not artifact_store.checkpoint_dir(job_id).exists()
+
+
+def test_a_cancelled_queued_job_never_starts(celery_worker, submit, job_store):
+    blocker = submit(mnist_spec(epochs=50), dataset="mnist")  # keeps the only process busy
+    wait_status(job_store, blocker, "running")
+    queued = submit(XOR_SPEC)
+    assert job_store.request_cancel(queued)["status"] == "cancelled"
+    job_store.request_cancel(blocker)
+    sentinel = submit(XOR_SPEC)  # FIFO: once it finished, the cancelled job's message was read
+    assert wait_status(job_store, sentinel, "succeeded")["status"] == "succeeded"
+    job = job_store.get(queued)
+    assert job["status"] == "cancelled" and job["started_at"] is None and job["attempts"] == 0
+
+
+def test_a_redelivered_message_for_a_finished_job_does_nothing(celery_worker, submit, job_store,
+                                                               artifact_store):
+    job_id = submit(XOR_SPEC)
+    job = wait_status(job_store, job_id, "succeeded")
+    model_before = artifact_store.get_model(job["model_id"])
+    events_before = list(job_store.events(job_id))
+    enqueue_training(job_id)
+    enqueue_training(job_id)
+    sentinel = submit(XOR_SPEC)
+    wait_status(job_store, sentinel, "succeeded")
+    assert job_store.get(job_id) == job
+    assert list(job_store.events(job_id)) == events_before
+    assert artifact_store.get_model(job["model_id"]) == model_before
+
+
+def test_a_duplicate_message_for_a_running_job_does_not_train_it_in_parallel(
+        celery_worker, make_celery_worker, submit, job_store, artifact_store):
+    second = make_celery_worker()  # a second process that is free to take the copy
+    job_id = submit(mnist_spec(epochs=6), dataset="mnist")
+    wait_status(job_store, job_id, "running")
+    enqueue_training(job_id)
+    job = wait_status(job_store, job_id, {"succeeded", "failed"}, timeout=120)
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4, 5, 6]
+    statuses = [data["status"] for _id, name, data in job_store.events(job_id) if name == "status"]
+    assert statuses == ["queued", "running", "succeeded"]
+    models = [m for m in artifact_store.list_models() if m["job_id"] == job_id]
+    assert [m["id"] for m in models] == [job["model_id"]]
+    # the copy met the live lease and waited (Celery retry) instead of training
+    assert "retry: Retry in" in celery_worker.log_tail(400) + second.log_tail(400)
+
+
+@pytest.mark.parametrize(("dataset", "spec", "error_type"), [
+    ("no-such-data", XOR_SPEC, "dataset_unavailable"),
+    ("xor", {"model": {"layers": [{"units": 3, "activation": "softmax"},
+                                  {"units": 2, "activation": "softmax"}]}, "training": {}},
+     "invalid_spec"),
+])
+def test_jobs_that_cannot_train_fail_with_a_stable_error_type(celery_worker, submit, job_store,
+                                                              dataset, spec, error_type):
+    job_id = submit(spec, dataset=dataset)
+    job = wait_status(job_store, job_id, {"failed", "succeeded"})
+    assert job["status"] == "failed" and job["error"]["type"] == error_type
+    assert job["error"]["message"] and job["model_id"] is None

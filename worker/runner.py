@@ -1,0 +1,199 @@
+"""run_training_job: lease the job, load data, build the net, fit with callbacks, checkpoint, save, finish.
+
+Celery delivers messages at least once, so this is written to be run again for the same job at
+any moment: a finished job is skipped, a job leased by a live worker is left alone (Outcome.BUSY,
+the task checks back later), a job whose worker died resumes from its last end-of-epoch
+checkpoint, and the model id is derived from the job id, so there is never a second model.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import threading
+
+import redis
+
+from engine import datasets
+from engine.datasets import DatasetUnavailable
+from engine.network import Network
+from engine.serialization import ModelFileError
+from engine.spec import SpecError, validate_model_spec, validate_training_config
+from engine.training import TrainingError
+from worker.artifacts import ArtifactStore
+from worker.config import Settings
+from worker.ids import model_id_for_job, new_id
+from worker.job_scripts import TERMINAL_STATUSES
+from worker.jobs import JobStateError, JobStore, utc_now
+from worker.progress import JobCallback, retry_redis
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # finished already (a duplicate delivery) or unknown
+    BUSY = "busy"  # another live worker holds the lease
+    LOST = "lost"  # our lease was taken over mid-training; the new holder finishes the job
+
+
+# Stable `error.type` values users can act on, by exception class (most specific first wins).
+ERROR_TYPES: dict[type[BaseException], str] = {
+    SpecError: "invalid_spec",
+    DatasetUnavailable: "dataset_unavailable",
+    TrainingError: "training_diverged",
+    ModelFileError: "model_file_error",
+    MemoryError: "out_of_memory",
+}
+
+
+def error_type(error: BaseException) -> str:
+    for cls in type(error).__mro__:
+        if cls in ERROR_TYPES:
+            return ERROR_TYPES[cls]
+    return "internal_error"
+
+
+@functools.cache
+def _job_store(redis_url: str) -> JobStore:
+    return JobStore.from_url(redis_url)  # one connection pool per process
+
+
+def run_training_job(job_id: str, *, settings: Settings | None = None,
+                     store: JobStore | None = None, artifacts: ArtifactStore | None = None,
+                     worker_name: str = "") -> Outcome:
+    """Train job `job_id` unless it is finished or another worker holds it."""
+    if settings is None:
+        from worker.celery_app import current_settings
+        settings = current_settings()
+    store = store or _job_store(settings.redis_url)
+    artifacts = artifacts or ArtifactStore(settings.artifact_dir)
+    job = store.get(job_id)
+    if job is None or job["status"] in TERMINAL_STATUSES:
+        return Outcome.SKIPPED
+    token = new_id()
+    if not store.acquire_lease(job_id, token, settings.lease_seconds):
+        return Outcome.BUSY
+    keeper = LeaseKeeper(store, job_id, token, settings.lease_seconds).start()
+    try:
+        return _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name)
+    finally:
+        keeper.stop()
+        try:
+            store.release_lease(job_id, token)
+        except redis.RedisError:
+            logger.warning("job %s: could not release lease; it expires by itself", job_id)
+
+
+def _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name) -> Outcome:
+    try:
+        job = store.mark_running(job_id, lease_token=token, worker=worker_name)
+    except JobStateError:
+        return Outcome.SKIPPED  # cancelled or finished between our look and the lease
+    if job["cancel_requested"]:
+        return _finish(store, job_id, token, Outcome.CANCELLED)
+    model_id = model_id_for_job(job_id)
+    if artifacts.get_model(model_id) is not None:
+        # A previous attempt saved the model and died before recording it.
+        artifacts.delete_checkpoint(job_id)
+        return _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id)
+    try:
+        return _train(job, model_id, token, keeper, settings, store, artifacts)
+    except Exception as error:  # noqa: BLE001 - every failure must end the job, never leave it running
+        kind = error_type(error)
+        if kind == "internal_error":
+            logger.exception("job %s failed unexpectedly", job_id)
+        message = str(error) if kind != "internal_error" else f"{type(error).__name__}: {error}"
+        return _finish(store, job_id, token, Outcome.FAILED, error={"type": kind, "message": message})
+
+
+def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
+    job_id, spec = job["id"], job["spec"]
+    info = datasets.dataset_info(job["dataset"])
+    model_spec = validate_model_spec(spec["model"], input_size=info.input_size,
+                                     num_classes=info.num_classes, limits=settings.limits)
+    training = validate_training_config(spec["training"], limits=settings.limits)
+    (X_train, y_train), (X_test, y_test) = datasets.load(job["dataset"], settings.data_dir)
+    net = Network.from_spec(model_spec, input_size=info.input_size, seed=training["seed"])
+    checkpoint = artifacts.load_checkpoint(job_id)
+    if checkpoint is not None:
+        logger.info("job %s: resuming after epoch %s", job_id, checkpoint["epoch"])
+        retry_redis(lambda: store.replace_metrics(job_id, checkpoint["history"]))
+    callback = JobCallback(store, artifacts, job_id, token, keeper,
+                           progress_interval=settings.progress_interval,
+                           checkpoint_seconds=settings.checkpoint_seconds)
+    net.fit(X_train, y_train, callbacks=[callback], resume_from=checkpoint, **training)
+    if keeper.lost.is_set():
+        return Outcome.LOST
+    callback.sync_metrics(net.history)
+    if callback.cancelled:
+        artifacts.delete_checkpoint(job_id)
+        return _finish(store, job_id, token, Outcome.CANCELLED)
+    evaluation = net.evaluate(X_test, y_test)
+    artifacts.save_model(model_id, net, metadata={
+        "job_id": job_id, "name": job["name"], "dataset": job["dataset"], "owner": job["owner"],
+        "spec": {"model": net.spec, "training": training}, "metrics": list(net.history),
+        "evaluation": evaluation, "created_at": utc_now()})
+    callback.write_final_progress()
+    outcome = _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id)
+    artifacts.delete_checkpoint(job_id)
+    return outcome
+
+
+def _finish(store, job_id, token, outcome: Outcome, **fields) -> Outcome:
+    """Record the terminal status, riding out a Redis restart; LOST if the job moved on."""
+    try:
+        retry_redis(lambda: store.finish(job_id, outcome.value, lease_token=token, **fields))
+    except JobStateError as error:
+        logger.warning("job %s: not recorded as %s: %s", job_id, outcome.value, error)
+        return Outcome.LOST
+    return outcome
+
+
+class LeaseKeeper:
+    """Renews the job's lease every third of its life from a background thread.
+
+    `lost` is set when another worker owns the job now; the training callback then stops.
+    """
+
+    def __init__(self, store: JobStore, job_id: str, token: str, lease_seconds: float):
+        self.store, self.job_id, self.token = store, job_id, token
+        self.lease_seconds = lease_seconds
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id[:8]}", daemon=True)
+
+    def start(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            try:
+                if not self.store.renew_lease(self.job_id, self.token, self.lease_seconds):
+                    logger.warning("job %s: lease taken over by another worker", self.job_id)
+                    self.lost.set()
+                    return
+            except redis.RedisError:
+                logger.warning("job %s: lease renewal failed; retrying", self.job_id)
+
+
+def requeue_orphaned_jobs(settings: Settings, store: JobStore | None = None) -> list[str]:
+    """Requeue every `running` job whose lease expired (its worker died); returns their ids."""
+    from worker.tasks import enqueue_training
+
+    store = store or _job_store(settings.redis_url)
+    requeued = []
+    for job_id in store.running_job_ids():
+        if store.requeue_if_orphaned(job_id):
+            logger.warning("job %s: its worker stopped renewing the lease; requeued", job_id)
+            enqueue_training(job_id)
+            requeued.append(job_id)
+    return requeued
