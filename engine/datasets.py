@@ -143,17 +143,24 @@ def _read_idx_dataset(info: DatasetInfo, directory: Path):
     missing = [file for file in FILES.values() if not (directory / file).is_file()]
     if missing:
         raise DatasetUnavailable(_missing_message(info, directory, missing))
+    sizes = {"train": info.train_size, "test": info.test_size}
+    labels = {split: _read_labels(info, directory / FILES[f"{split}_labels"], size)
+              for split, size in sizes.items()}  # the small files first: damage shows at once
     splits = []
-    for split, size in (("train", info.train_size), ("test", info.test_size)):
+    for split, size in sizes.items():
         images = read_idx(directory / FILES[f"{split}_images"], (size, *IMAGE_SHAPE))
-        labels = read_idx(directory / FILES[f"{split}_labels"], (size,))
-        if labels.max() >= info.num_classes:
-            raise CorruptDatasetFile(f"{directory / FILES[f'{split}_labels']}: label "
-                                     f"{labels.max()} is out of range for {info.num_classes} classes")
         X = images.reshape(size, info.input_size).astype(np.float32)
         X /= np.float32(255.0)
-        splits.append(_read_only(X, labels.astype(np.int64)))
+        splits.append(_read_only(X, labels[split]))
     return tuple(splits)
+
+
+def _read_labels(info: DatasetInfo, path: Path, size: int) -> np.ndarray:
+    labels = read_idx(path, (size,))
+    if labels.max() >= info.num_classes:
+        raise CorruptDatasetFile(f"{path}: label {labels.max()} is out of range for "
+                                 f"{info.num_classes} classes")
+    return labels.astype(np.int64)
 
 
 def read_idx(path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -193,3 +193,10 @@ def test_corrupt_file_is_a_clear_error(tmp_path, content, message):
     with pytest.raises(CorruptDatasetFile, match=message) as raised:
         datasets.load("mnist", data_dir, download=False)
     assert FILES["test_labels"] in str(raised.value)
+
+
+def test_truncated_image_file_is_a_clear_error(tmp_path):
+    images = gzip.decompress((SHARED / "mnist" / FILES["test_images"]).read_bytes())
+    data_dir = dataset_dir_with(tmp_path, FILES["test_images"], gzip.compress(images[:-784]))
+    with pytest.raises(CorruptDatasetFile, match="7839216 data bytes, the header promises 7840000"):
+        datasets.load("mnist", data_dir, download=False)
