@@ -2,13 +2,13 @@
 
 from flask import Flask
 
-from api import extensions, health, jobs, models, ui
+from api import extensions, health, jobs, models, predict, ui, v2
 from api.config import load_config
 from api.errors import register_error_handlers
 
 # Documented JSON API (flask-smorest blueprints, in the OpenAPI document), then plain pages.
-API_BLUEPRINTS = [jobs.blp, models.blp, health.blp]
-PAGE_BLUEPRINTS = [ui.blp]
+API_BLUEPRINTS = [jobs.blp, models.blp, health.blp, predict.blp]
+PAGE_BLUEPRINTS = [ui.blp, v2.blp]
 
 
 def create_app(test_config=None):
