@@ -1,0 +1,94 @@
+"""Backpropagation against central finite differences of an independent float64 reference,
+for every allowed pairing of hidden activation, output activation and loss, with and without
+L2 weight decay."""
+
+import numpy as np
+import pytest
+
+from engine import Network
+from engine.activations import ACTIVATIONS
+from engine.losses import LOSSES
+from tests.engine import reference
+
+HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only and name != "step"]
+PAIRINGS = [(loss, output) for loss, entry in LOSSES.items()
+            for output in sorted(entry.output_activations) if output != "step"]
+CASES = [(hidden, output, loss) for loss, output in PAIRINGS for hidden in HIDDEN]
+
+
+def _network(hidden, output, loss, seed=0):
+    units = 1 if LOSSES[loss].output_units == 1 else 3
+    spec = {"layers": [{"units": 5, "activation": hidden}, {"units": 4, "activation": hidden},
+                       {"units": units, "activation": output}], "loss": loss, "init": "xavier"}
+    net = Network.from_spec(spec, input_size=6, seed=seed, dtype=np.float64)
+    rng = np.random.default_rng(seed + 1)
+    for layer in net.params:  # non-zero biases, so a bias bug cannot hide
+        layer["b"][...] = rng.normal(0.0, 0.5, layer["b"].shape)
+    X = rng.normal(0.0, 1.0, (7, 6))
+    y = rng.integers(0, net.num_classes, 7)
+    return net, X, y
+
+
+def test_every_pairing_is_covered():
+    assert len(PAIRINGS) == 1 + 1 + 5  # softmax+CE, sigmoid+log loss, 5 outputs with mse
+    assert len(CASES) == 7 * 5
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
+@pytest.mark.parametrize(("hidden", "output", "loss"), CASES)
+def test_backprop_matches_finite_differences(hidden, output, loss, weight_decay):
+    net, X, y = _network(hidden, output, loss)
+    activations = [hidden, hidden, output]
+    expected_loss = reference.total_loss(net.params, activations, loss, X, y, weight_decay)
+    assert net.compute_loss(X, y, weight_decay) == pytest.approx(expected_loss, rel=1e-12)
+    numeric = reference.numeric_gradients(net.params, activations, loss, X, y, weight_decay)
+    analytic = net.gradients(X, y, weight_decay=weight_decay)
+    for index, (got, want) in enumerate(zip(analytic, numeric, strict=True)):
+        for key in ("W", "b"):
+            assert got[key].shape == want[key].shape
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-8,
+                                       err_msg=f"layer {index} d{key}")
+
+
+@pytest.mark.parametrize("name", ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"])
+def test_activation_backward_matches_finite_differences(name):
+    """Each activation's own local gradient, including softmax's Jacobian-vector product."""
+    activation = ACTIVATIONS[name]
+    rng = np.random.default_rng(3)
+    z = rng.normal(0.0, 2.0, (4, 5))
+    upstream = rng.normal(0.0, 1.0, (4, 5))
+    eps = 1e-6
+    numeric = np.zeros_like(z)
+    for index in np.ndindex(z.shape):
+        shifted = z.copy()
+        shifted[index] += eps
+        plus = np.sum(upstream * reference.activation(name, shifted))
+        shifted[index] -= 2 * eps
+        minus = np.sum(upstream * reference.activation(name, shifted))
+        numeric[index] = (plus - minus) / (2 * eps)
+    output = activation.forward(z.copy())
+    np.testing.assert_allclose(output, reference.activation(name, z), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(activation.backward(upstream.copy(), output), numeric,
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_perceptron_gradient_is_the_perceptron_rule():
+    """step's straight-through gradient with mse: dW = -mean((y - prediction) x), worked by hand."""
+    net = Network.from_spec({"layers": [{"units": 1, "activation": "step"}], "loss": "mse"},
+                            input_size=2, dtype=np.float64)
+    net.params = [{"W": np.array([[0.5], [-1.0]]), "b": np.array([0.25])}]
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    y = np.array([0, 1, 1, 0])
+    # z = 0.75, -0.75, -0.25, 0.25 -> predictions 1, 0, 0, 1; errors y - p = -1, 1, 1, -1
+    grads = net.gradients(X, y)
+    np.testing.assert_array_equal(grads[0]["W"], [[-(-1 + 1) / 4], [-(1 + 1) / 4]])
+    np.testing.assert_array_equal(grads[0]["b"], [-(-1 + 1 + 1 - 1) / 4])
+
+
+def test_gradients_are_float32_for_the_default_network():
+    net, X, y = _network("relu", "softmax", "cross_entropy")
+    net32 = Network.from_spec(net.spec, input_size=6, seed=0)
+    net32.params = net.params
+    grads = net32.gradients(X, y)
+    assert all(layer[key].dtype == np.float32 for layer in grads for key in ("W", "b"))
+    np.testing.assert_allclose(grads[0]["W"], net.gradients(X, y)[0]["W"], rtol=1e-3, atol=1e-5)
