@@ -92,6 +92,8 @@ def read_manifest(path) -> dict:
                       ("weights_sha256", str), ("history", list)):
         if not isinstance(manifest.get(key), kind):
             raise ModelFileError(f"{path}/{MANIFEST}: {key!r} is missing or not a {kind.__name__}")
+    if not all(isinstance(name, str) for name in manifest["classes"]):
+        raise ModelFileError(f"{path}/{MANIFEST}: classes must be a list of strings")
     shape = manifest["input_shape"]
     if len(shape) != 1 or not isinstance(shape[0], int) or isinstance(shape[0], bool) or shape[0] < 1:
         raise ModelFileError(f"{path}/{MANIFEST}: input_shape must be [n] with n >= 1, got {shape}")

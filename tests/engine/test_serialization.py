@@ -159,6 +159,7 @@ DAMAGE = [
     ("spec made invalid", invalid_spec, "spec is invalid"),
     ("input shape edited", lambda path: rewrite_manifest(path, input_shape=[6]), "says 5 inputs"),
     ("input shape not a list of one int", lambda path: rewrite_manifest(path, input_shape=["5"]), "input_shape"),
+    ("classes not strings", lambda path: rewrite_manifest(path, classes=[0, 1, 2]), "list of strings"),
     ("classes removed", lambda path: rewrite_manifest(path, classes=["a"]), "1 class names"),
     ("spec missing", lambda path: rewrite_manifest(path, spec=None), "'spec' is missing"),
     ("unknown dtype", lambda path: rewrite_manifest(path, dtype="int8"), "dtype 'int8'"),
