@@ -217,7 +217,8 @@ class JobCreateSchema(ma.Schema):
     )
     dataset = ma.fields.String(required=True, validate=ma.validate.OneOf(list(DATASETS)))
     model = ma.fields.Nested(ModelSpecSchema, required=True)
-    training = ma.fields.Nested(TrainingConfigSchema)
+    training = ma.fields.Nested(TrainingConfigSchema, allow_none=True,
+                                metadata={"description": "omitted or null: every default"})
 
     @ma.post_load
     def validate_with_engine(self, data, **kwargs):

@@ -1,0 +1,109 @@
+"""The OpenAPI document, the docs and UI pages, and the health probes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.api.conftest import make_app
+from worker.celery_app import configure
+from worker.config import Settings
+
+ERROR_FIELDS = {"code", "status", "message", "errors"}
+
+
+def flask_rule_to_openapi(rule: str) -> str:
+    return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def test_openapi_document_validates_and_lists_every_route(client, app):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    validate(spec)
+
+    api_rules = {flask_rule_to_openapi(rule.rule) for rule in app.url_map.iter_rules()
+                 if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz")}
+    assert api_rules <= set(spec["paths"])
+    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/events",
+            "/v1/models", "/v1/models/{model_id}", "/v1/models/{model_id}/download",
+            "/healthz", "/readyz"} <= set(spec["paths"])
+
+    error_schema = spec["components"]["schemas"]["Error"]
+    assert set(error_schema["properties"]) == ERROR_FIELDS
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            successes = [code for code in operation["responses"] if code.startswith("2")]
+            success_bodies = [code for code in successes if code != "204"
+                              and "content" in operation["responses"][code]]
+            assert len(success_bodies) <= 1 and successes, (method, path)
+            assert operation["responses"]["default"] == {"$ref": "#/components/responses/DEFAULT_ERROR"}
+            assert operation.get("summary"), (method, path)
+
+
+def test_request_schema_shows_engine_rules_and_defaults(client):
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    layer = schemas["Layer"]["properties"]
+    assert "softmax" in layer["activation"]["enum"]
+    assert layer["dropout"]["maximum"] == 1.0 and layer["dropout"]["exclusiveMaximum"] is True
+    assert schemas["TrainingConfig"]["properties"]["batch_size"]["default"] == 128
+    assert set(schemas["JobCreate"]["properties"]["dataset"]["enum"]) >= {"mnist", "fashion-mnist", "xor"}
+
+
+def test_docs_and_ui_pages(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and b"/openapi.json" in docs.data
+    assert b"swagger-ui-bundle.js" in docs.data and b"docs.js" in docs.data
+    assert client.get("/ui-static/docs.js").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and b"<canvas" in page.data
+    script = client.get("/ui-static/ui.js")
+    assert script.status_code == 200 and b"/v1/models/${model}/predict" in script.data
+    assert b"http://" not in page.data and b"https://" not in page.data  # no CDN: works offline
+
+
+@pytest.fixture
+def redis_down_client(tmp_path, worker_settings):
+    """An app whose Redis does not exist (nothing listens on the discard port)."""
+    down = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:9/0", "MLPQ_ARTIFACT_DIR": str(tmp_path)})
+    yield make_app(down).test_client()
+    configure(worker_settings)  # create_app pointed this process's Celery app at the dead Redis
+
+
+def test_healthz_needs_nothing(redis_down_client):
+    assert redis_down_client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_with_a_worker(client, celery_worker):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ready"
+    assert body["checks"]["redis"]["ok"] and body["checks"]["workers"]["ok"]
+    assert celery_worker.name in body["checks"]["workers"]["detail"]
+
+
+def test_readyz_without_a_worker_says_so(idle_client):
+    response = idle_client.get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert set(body) == ERROR_FIELDS
+    assert list(body["errors"]) == ["workers"]
+    assert "no Celery worker answered" in body["message"]
+
+
+def test_readyz_without_redis_says_so(redis_down_client):
+    response = redis_down_client.get("/readyz")
+    assert response.status_code == 503
+    assert set(response.get_json()["errors"]) == {"redis", "workers"}
+    assert "Redis" in response.get_json()["message"]
+    # A store that is down is a 503 for API calls too, never a 500.
+    listing = redis_down_client.get("/v1/jobs")
+    assert listing.status_code == 503 and "Redis" in listing.get_json()["message"]
+    submitted = redis_down_client.post("/v1/jobs", json={
+        "dataset": "xor", "model": {"layers": [{"units": 2, "activation": "softmax"}]}})
+    assert submitted.status_code == 503
