@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+import redis
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
@@ -108,9 +109,10 @@ class LeaseSweeper(bootsteps.StartStopStep):
         while not self._stop.wait(settings.sweep_seconds):
             try:
                 requeue_orphaned_jobs(settings)
-            except Exception:  # noqa: BLE001 - Redis down or similar: try again next round
-                logger.warning("lease sweep failed; retrying in %ss", settings.sweep_seconds,
-                               exc_info=True)
+            except redis.RedisError as error:
+                logger.warning("lease sweep skipped: %s", error)
+            except Exception:  # noqa: BLE001 - a bug here must not kill the thread
+                logger.exception("lease sweep failed")
 
 
 celery.steps["worker"].add(LeaseSweeper)

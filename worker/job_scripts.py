@@ -16,7 +16,7 @@ local STATUS_KEY = {queued = KEYS[4], running = KEYS[5], succeeded = KEYS[6],
                     failed = KEYS[7], cancelled = KEYS[8]}
 local function move_status(old, new)
   local id = redis.call('HGET', KEYS[1], 'id')
-  local score = redis.call('HGET', KEYS[1], 'created_ms')
+  local score = redis.call('HGET', KEYS[1], 'order')
   redis.call('HSET', KEYS[1], 'status', new)
   if old ~= new then
     redis.call('ZREM', STATUS_KEY[old], id)

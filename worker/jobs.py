@@ -6,14 +6,14 @@ Layout, all under the `mlpq:` prefix:
   job:<id>:metrics   list   per-epoch history entries (JSON)
   job:<id>:events    stream "status" / "progress" / "epoch" events for SSE, replayable by id
   job:<id>:lease     string token of the worker training it, with a TTL renewed by heartbeats
-  jobs               zset   every job id by creation time (ms); jobs:status:<s>, jobs:owner:<o> likewise
+  jobs               zset   every job id in creation order; jobs:status:<s>, jobs:owner:<o> likewise
+  jobs:counter       string the creation order counter (the zsets' scores)
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -26,6 +26,7 @@ from worker.job_scripts import STATUSES, TERMINAL_STATUSES
 TRAINING_QUEUE = "mlpq.training"  # the Celery queue: a Redis list with this name
 _PREFIX = "mlpq:"
 _ALL_JOBS = _PREFIX + "jobs"
+_JOB_COUNTER = _PREFIX + "jobs:counter"
 EVENTS_MAXLEN = 10_000  # per job; progress events are throttled, so this is hours of history
 _JSON_FIELDS = ("spec", "progress", "error")
 _STREAM_ID = re.compile(r"\d+(-\d+)?")
@@ -112,19 +113,20 @@ class JobStore:
     def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None) -> dict:
         """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated."""
         job_id, now = new_id(), utc_now()
-        created_ms = time.time_ns() // 1_000_000
+        # Index scores come from a counter, not the clock: creation order even within a millisecond.
+        order = int(self.redis.incr(_JOB_COUNTER))
         progress = {"epoch": 0, "epochs": spec.get("training", {}).get("epochs"), "batch": 0,
                     "batches": None, "fraction": 0.0, "eta_seconds": None}
         fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
                   "status": "queued", "spec": _dumps(spec), "progress": _dumps(progress),
-                  "created_at": now, "created_ms": created_ms, "cancel_requested": "0",
+                  "created_at": now, "order": order, "cancel_requested": "0",
                   "attempts": 0}
         pipe = self.redis.pipeline()  # MULTI/EXEC: the record and its indexes appear together
         pipe.hset(_job_key(job_id), mapping=fields)
-        pipe.zadd(_ALL_JOBS, {job_id: created_ms})
-        pipe.zadd(_status_key("queued"), {job_id: created_ms})
+        pipe.zadd(_ALL_JOBS, {job_id: order})
+        pipe.zadd(_status_key("queued"), {job_id: order})
         if owner:
-            pipe.zadd(_owner_key(owner), {job_id: created_ms})
+            pipe.zadd(_owner_key(owner), {job_id: order})
         pipe.xadd(_job_key(job_id) + ":events", self._event("status", {"status": "queued"}),
                   maxlen=EVENTS_MAXLEN, approximate=True)
         pipe.execute()

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 # still stops a cancelled job well within the promised second.
 CANCEL_CHECK_SECONDS = 0.1
 REDIS_OUTAGE_SECONDS = 60.0
+OUTAGE_LOG_SECONDS = 10.0  # one warning per this long while Redis is unreachable, not one per write
 
 
 def retry_redis(action: Callable[[], object], patience: float = REDIS_OUTAGE_SECONDS):
@@ -49,6 +50,7 @@ class JobCallback(Callback):
         self._metrics_written = 0
         self._started = self._start_fraction = 0.0
         self._last_progress = self._last_cancel_check = self._last_checkpoint = 0.0
+        self._last_complaint = -OUTAGE_LOG_SECONDS
 
     def on_train_begin(self, state) -> None:
         self._started = self._last_checkpoint = time.monotonic()
@@ -119,7 +121,9 @@ class JobCallback(Callback):
             if write():
                 self.cancelled = True
         except redis.RedisError as error:
-            logger.warning("job %s: %s not recorded (%s)", self.job_id, what, error)
+            if time.monotonic() - self._last_complaint >= OUTAGE_LOG_SECONDS:
+                self._last_complaint = time.monotonic()
+                logger.warning("job %s: %s not recorded, training on (%s)", self.job_id, what, error)
 
     def _measure(self, state) -> dict:
         batches = max(state.batches, 1)

@@ -6,14 +6,13 @@ from celery import shared_task
 
 from worker.celery_app import celery, current_settings
 from worker.ids import validate_id
+from worker.runner import Outcome, run_training_job
 
 
 @shared_task(bind=True, name="mlpq.train", max_retries=None, acks_late=True,
              reject_on_worker_lost=True)
 def train(self, job_id: str) -> str:
     """Train job `job_id`; a copy of a job another worker holds waits and checks again."""
-    from worker.runner import Outcome, run_training_job
-
     outcome = run_training_job(job_id, worker_name=self.request.hostname or "")
     if outcome is Outcome.BUSY:
         # Checking back after one lease period: either that worker finished (then this copy

@@ -1,6 +1,7 @@
 """Recovery with real processes: a worker killed mid-job, an orphaned running job, a Redis flush."""
 
 import signal
+import time
 
 import numpy as np
 
@@ -99,3 +100,20 @@ def _kill(pid: int) -> None:
     import os
 
     os.kill(pid, signal.SIGKILL)
+
+
+def test_a_job_survives_a_redis_restart(isolated_service):
+    """Redis (append-only) goes away mid-training: the worker keeps training, rides out the
+    outage, and the record, metrics and final status all land once Redis is back."""
+    service = isolated_service
+    service.start_worker()
+    job_id = service.submit(mnist_spec(epochs=5, units=64), dataset="mnist")
+    wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 1, timeout=90)
+    service.server.stop()
+    time.sleep(2)  # long enough for progress writes and lease renewals to fail meanwhile
+    service.server.start()
+    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
+                     timeout=90, message="the job to finish after the restart")
+    assert job["status"] == "succeeded", job["error"]
+    assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4, 5]
+    assert service.artifacts.get_model(job["model_id"]) is not None
