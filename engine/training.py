@@ -102,8 +102,19 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
     batches = math.ceil(len(X) / config["batch_size"])
     state = TrainingState(network, config["epochs"], batches, run.history)
     _call(hooks["on_train_begin"], state)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # a diverging run raises TrainingError below instead of spraying RuntimeWarnings
+        stop_reason = _epochs(network, run, X, y, validation, state, hooks)
+    if run.stopping is not None and run.epoch_complete:
+        run.stopping.restore(network)
+    _call(hooks["on_train_end"], state)
+    return History(run.history, stop_reason, _best_epoch(run))
+
+
+def _epochs(network, run, X, y, validation, state, hooks):
+    """Run the remaining epochs; returns the stop reason."""
     stop_reason = "completed"
-    for epoch_index in range(run.completed_epochs, config["epochs"]):
+    for epoch_index in range(run.completed_epochs, run.config["epochs"]):
         if state.stop_requested:
             stop_reason = "stopped"
             break
@@ -121,10 +132,7 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
         if early_stop:
             stop_reason = "early_stopping"
             break
-    if run.stopping is not None and run.epoch_complete:
-        run.stopping.restore(network)
-    _call(hooks["on_train_end"], state)
-    return History(run.history, stop_reason, _best_epoch(run))
+    return stop_reason
 
 
 def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
