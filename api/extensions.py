@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
+from api.schemas import named_variants_to_properties
 from worker.artifacts import ArtifactStore
 from worker.celery_app import celery, configure
 from worker.config import Settings
@@ -23,7 +24,9 @@ EXTENSION_KEY = "mlpq"
 ERROR_HANDLERS = {
     JobNotFound: (404, "No such job."),
     JobStateError: (409, None),
-    redis.RedisError: (503, "The job store (Redis) is unreachable; retry later."),
+    # Unreachable or busy-loading Redis is an outage (503); other Redis errors are bugs (500).
+    redis.ConnectionError: (503, "The job store (Redis) is unreachable; retry later."),
+    redis.TimeoutError: (503, "The job store (Redis) did not answer in time; retry later."),
     kombu.exceptions.OperationalError: (503, "The job queue is unreachable; retry later."),
 }
 
@@ -65,6 +68,14 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest Blueprint with strict JSON bodies; every API blueprint derives from it."""
 
     ARGUMENTS_PARSER = StrictJSONParser()
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        # A header value is a string: document X-Pagination as the JSON text it is.
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "pagination as JSON: total, total_pages, first_page, last_page, "
+                           "page, previous_page, next_page",
+            "schema": {"type": "string"},
+        }
 
 
 class IdConverter(BaseConverter):
@@ -114,6 +125,7 @@ def init_app(app):
     app.json = OrjsonProvider(app)
     app.url_map.converters.update(CONVERTERS)
     api = flask_smorest.Api(app)
+    api.ma_plugin.converter.add_attribute_function(named_variants_to_properties)
     for converter, schema in PARAMETER_SCHEMAS.items():
         api.register_converter(converter, lambda _converter, schema=schema: dict(schema))
     app.extensions[EXTENSION_KEY] = Services(

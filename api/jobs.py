@@ -2,10 +2,12 @@
 
 import json
 import logging
+import re
 import threading
 import time
 from itertools import chain
 
+import redis
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
@@ -23,10 +25,24 @@ blp = Blueprint(
 )
 
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+# Far beyond any real number of jobs, and inside the signed 64-bit range Redis indexes with.
+MAX_OFFSET = 2**62
+# A Redis stream id: milliseconds-sequence, each an unsigned 64-bit number.
+EVENT_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 RECONNECT_MILLISECONDS = 2000
 SSE_SLOTS = "mlpq.sse_slots"
+SSE_EVENT_SCHEMA = {  # one event on the stream
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "send it back as Last-Event-ID to resume"},
+        "event": {"type": "string", "enum": ["status", "progress", "epoch"]},
+        "data": {"type": "string", "description": "a JSON object"},
+        "retry": {"type": "integer", "description": "reconnection delay in milliseconds"},
+    },
+}
 LAST_EVENT_ID_PARAMETER = {
-    "in": "header", "name": "Last-Event-ID", "required": False, "schema": {"type": "string"},
+    "in": "header", "name": "Last-Event-ID", "required": False,
+    "schema": {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"},
     "description": "resume after this event id (browsers send it when they reconnect); "
                    "`?last_event_id=` does the same",
 }
@@ -59,7 +75,8 @@ class Jobs(MethodView):
         """
         jobs, total = services().jobs.list(
             status=args.get("status"), owner=owner_filter(),
-            limit=pagination_parameters.page_size, offset=pagination_parameters.first_item)
+            limit=pagination_parameters.page_size,
+            offset=min(pagination_parameters.first_item, MAX_OFFSET))
         pagination_parameters.item_count = total
         return jobs
 
@@ -124,20 +141,23 @@ class JobCancel(MethodView):
 @blp.route("/<id:job_id>/events")
 class JobEvents(MethodView):
     @blp.doc(parameters=[LAST_EVENT_ID_PARAMETER, {
-        "in": "query", "name": "last_event_id", "required": False, "schema": {"type": "string"},
+        "in": "query", "name": "last_event_id", "required": False,
+        "schema": LAST_EVENT_ID_PARAMETER["schema"],
         "description": "same as the Last-Event-ID header"}])
-    @blp.response(200, {"type": "string"}, content_type="text/event-stream", description=(
+    @blp.response(200, SSE_EVENT_SCHEMA, content_type="text/event-stream", description=(
         "Server-Sent Events: `status` ({status, ...}), `progress` (the job's progress object) "
         "and `epoch` (one metrics entry), each with an `id:`. The stream ends after the final "
         "`status` event, or after MLPQ_SSE_MAX_SECONDS (reconnect with Last-Event-ID). "
         "204 when the job has ended and nothing is left after Last-Event-ID."))
     @blp.alt_response(204, description="nothing left to send: the job has ended")
+    @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self, job_id):
         """Follow a job live with Server-Sent Events until it ends."""
         job = find_job(job_id)
-        last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+        last_event_id = parse_event_id(
+            request.headers.get("Last-Event-ID") or request.args.get("last_event_id"))
         config = current_app.config
         events = services().jobs.events(
             job_id, last_event_id=last_event_id, keepalive=True,
@@ -161,6 +181,16 @@ class JobEvents(MethodView):
         return response
 
 
+def parse_event_id(text):
+    """None (from the start) or a valid event id; anything else is a client error."""
+    if not text:
+        return None
+    match = EVENT_ID.fullmatch(text)
+    if match is None or any(int(part) >= 2**64 for part in match.groups()):
+        abort(400, message="Last-Event-ID must be an id this stream sent, like 1716212345678-0.")
+    return text
+
+
 def sse_frames(events, max_seconds, replay=()):
     """SSE frames for `replay` then the (event_id, name, data) generator `events`.
 
@@ -179,5 +209,8 @@ def sse_frames(events, max_seconds, replay=()):
             if time.monotonic() >= deadline:
                 yield ": stream time limit reached; reconnect with Last-Event-ID\n\n"
                 return
+    except (redis.ConnectionError, redis.TimeoutError):
+        logger.warning("event stream cut: the job store is unreachable")
+        yield ": the job store is unreachable; reconnect with Last-Event-ID later\n\n"
     finally:
         events.close()

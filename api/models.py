@@ -66,7 +66,11 @@ class ModelById(MethodView):
         """
         return find_model(model_id, args.get("dataset"))
 
+    @blp.doc(parameters=[{"in": "path", "name": "model_id", "required": True,
+                          "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                          "description": "the model's id (the alias latest is not accepted here)"}])
     @blp.response(204)
+    @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, model_id):
         """Delete a model and its files (by id; `latest` is refused so nothing goes by surprise)."""

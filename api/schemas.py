@@ -22,6 +22,7 @@ from engine.schedules import SCHEDULES
 from worker.jobs import STATUSES
 
 NAME_MAX_LENGTH = 100
+DEFAULT_SCHEDULE = engine_spec.TRAINING_DEFAULTS["lr_schedule"]["name"]
 
 
 class StrictInteger(ma.fields.Integer):
@@ -129,17 +130,50 @@ EarlyStoppingSchema = schema_from_rules(
     doc="Stop when the monitored metric has not improved for `patience` epochs.",
 )
 
-_SCHEDULE_PARAMETERS = {
-    key: rule for rules in engine_spec.SCHEDULE_RULES.values() for key, rule in rules.items()
-}
-ScheduleSchema = schema_from_rules(
-    "ScheduleSchema", _SCHEDULE_PARAMETERS,
-    extra={"name": ma.fields.String(
-        validate=ma.validate.OneOf(list(SCHEDULES)), metadata={"default": "constant"})},
-    doc="Learning-rate schedule; its parameters depend on `name`: "
-        + "; ".join(f"{name}: {', '.join(rules) or 'none'}"
-                    for name, rules in engine_spec.SCHEDULE_RULES.items()),
-)
+class NamedVariants(ma.fields.Field):
+    """An object whose allowed fields depend on its "name": one schema per name.
+
+    Each learning-rate schedule takes its own parameters; loading picks the schema by
+    name, and the OpenAPI document lists the variants (anyOf) so clients see exactly
+    which fields go with which name.
+    """
+
+    def __init__(self, variants, default_name, **kwargs):
+        super().__init__(**kwargs)
+        self.variants = variants
+        self.default_name = default_name
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ma.ValidationError("must be an object")
+        name = value.get("name", self.default_name)
+        if not isinstance(name, str) or name not in self.variants:
+            raise ma.ValidationError({"name": [f"Must be one of: {', '.join(self.variants)}."]})
+        return self.variants[name]().load(value)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+def named_variants_to_properties(converter, field, **kwargs):
+    """apispec attribute function: document a NamedVariants field as anyOf its schemas."""
+    if isinstance(field, NamedVariants):
+        return {"anyOf": [converter.resolve_nested_schema(schema) for schema in field.variants.values()]}
+    return {}
+
+
+def _schedule_variant(name, rules):
+    """The schema of one schedule: its parameters, and its name (optional for the default)."""
+    default = name == DEFAULT_SCHEDULE
+    name_field = ma.fields.String(required=not default, validate=ma.validate.OneOf([name]),
+                                  metadata={"default": name} if default else {})
+    return schema_from_rules(f"{name.title()}ScheduleSchema", rules, extra={"name": name_field},
+                             doc=f"The {name} learning-rate schedule.")
+
+
+SCHEDULE_VARIANTS = {name: _schedule_variant(name, engine_spec.SCHEDULE_RULES.get(name, {}))
+                     for name in SCHEDULES}
+
 
 TrainingConfigSchema = schema_from_rules(
     "TrainingConfigSchema", engine_spec.TRAINING_RULES,
@@ -148,7 +182,8 @@ TrainingConfigSchema = schema_from_rules(
         "early_stopping": ma.fields.Nested(
             EarlyStoppingSchema, allow_none=True,
             metadata={"description": "null (the default) turns early stopping off"}),
-        "lr_schedule": ma.fields.Nested(ScheduleSchema),
+        "lr_schedule": NamedVariants(SCHEDULE_VARIANTS, DEFAULT_SCHEDULE, metadata={
+            "description": "learning-rate schedule; its parameters depend on its name"}),
     },
     doc="How to train; every key is optional.",
 )

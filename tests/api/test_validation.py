@@ -95,6 +95,8 @@ BAD_SPECS = [
     ("patience-negative", set_in("training", "early_stopping", "patience", -1),
      "training.early_stopping.patience"),
     ("unknown-schedule", set_in("training", "lr_schedule", {"name": "linear"}), "training.lr_schedule.name"),
+    ("parameter-of-another-schedule", set_in("training", "lr_schedule", {"name": "cosine", "gamma": 0.5}),
+     "training.lr_schedule.gamma"),
     ("step-gamma-above-one", set_in("training", "lr_schedule", {"name": "step", "gamma": 2}),
      "training.lr_schedule.gamma"),
     ("input-size-mismatch", set_in("model", "input_size", 100), "model.input_size"),
@@ -265,3 +267,17 @@ def test_bad_list_query_is_422(client, query):
     assert response.status_code == 422
     assert response.get_json()["errors"]
 
+
+
+def test_huge_page_number_is_an_empty_page(idle_client):
+    for path in ("/v1/jobs", "/v1/models"):
+        response = idle_client.get(f"{path}?page=99999999999999999999")
+        assert response.status_code == 200 and response.get_json() == []
+
+
+@pytest.mark.parametrize("event_id", ["abc", "1-2-3", "99999999999999999999999-0", "-1"])
+def test_malformed_last_event_id_is_400(idle_client, event_id):
+    job = idle_client.post("/v1/jobs", json=VALID).get_json()
+    response = idle_client.get(f"/v1/jobs/{job['id']}/events", headers={"Last-Event-ID": event_id})
+    assert response.status_code == 400
+    assert "Last-Event-ID" in response.get_json()["message"]
