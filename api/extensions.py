@@ -11,7 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
-from api.schemas import named_variants_to_properties
+from api.fields import named_variants_to_properties
 from worker.artifacts import ArtifactStore
 from worker.celery_app import celery, configure
 from worker.config import Settings
