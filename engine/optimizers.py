@@ -24,6 +24,7 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.iterations = 0
         self.slots = None  # {slot name: [{"W": array, "b": array}, ...]}, made on first step
+        self._scratch_arrays = {}
 
     def step(self, params, grads):
         """Update every array of `params` in place from `grads` (same structure).
@@ -44,7 +45,8 @@ class Optimizer:
         return grad
 
     def update(self, value, grad, slot):
-        value -= self.learning_rate * grad
+        grad *= self.learning_rate
+        value -= grad
 
     def state_dict(self) -> dict:
         """Hyperparameters, step count and state arrays (nested lists of {"W", "b"})."""
@@ -67,6 +69,13 @@ class _Slotted(Optimizer):
     def slot(self, name, where):
         index, key = where
         return self.slots[name][index][key]
+
+    def _scratch(self, where, like):
+        """A reusable temporary per parameter array (never saved: it holds no state)."""
+        scratch = self._scratch_arrays
+        if where not in scratch or scratch[where].shape != like.shape:
+            scratch[where] = np.empty_like(like)
+        return scratch[where]
 
     def state_dict(self):
         state = super().state_dict()
@@ -123,19 +132,20 @@ class Adam(_Slotted):
 
     def update(self, value, grad, slot):
         m, v = self.slot("m", slot), self.slot("v", slot)
+        t = self.iterations
         m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        v *= self.beta2
+        m += np.multiply(grad, 1.0 - self.beta1, out=self._scratch(slot, grad))
         np.square(grad, out=grad)  # the gradient buffer is scratch from here on
         grad *= 1.0 - self.beta2
+        v *= self.beta2
         v += grad
-        t = self.iterations
-        # denominator sqrt(v̂) + ε, written into the scratch buffer
+        # lr·m̂/(sqrt(v̂) + ε) = lr·c2/(1-β1^t) · m/(sqrt(v) + ε·c2) with c2 = sqrt(1-β2^t):
+        # the bias corrections fold into two scalars, saving two passes over the arrays
+        c2 = np.sqrt(1.0 - self.beta2 ** t)
         np.sqrt(v, out=grad)
-        grad *= 1.0 / np.sqrt(1.0 - self.beta2 ** t)
-        grad += self.epsilon
+        grad += self.epsilon * c2
         np.divide(m, grad, out=grad)
-        grad *= self.learning_rate / (1.0 - self.beta1 ** t)
+        grad *= self.learning_rate * c2 / (1.0 - self.beta1 ** t)
         value -= grad
 
 
