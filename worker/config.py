@@ -76,6 +76,9 @@ SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
      "seconds before Redis hands an unacknowledged Celery message to another worker"),
     ("unacked_restore_interval", "MLPQ_UNACKED_RESTORE_INTERVAL", "10", _positive_float,
      "how often a worker looks for unacknowledged messages older than the visibility timeout"),
+    # 1 process x 1 BLAS thread by default: bench/worker_threads.py found extra BLAS threads
+    # 10x slower on a busy 2-core host (784x128 products are too small to split, and spinning
+    # threads fight for cores); scale with more worker processes or containers instead.
     ("blas_threads", "MLPQ_BLAS_THREADS", "1", _positive_int,
      "BLAS threads per worker process (threadpoolctl)"),
     ("worker_concurrency", "MLPQ_WORKER_CONCURRENCY", "1", _positive_int,
