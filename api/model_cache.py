@@ -202,7 +202,11 @@ class ModelCache:
         except FileNotFoundError:
             raise ModelNotFound(model_id) from None
         except (ModelFileError, OSError, ValueError, KeyError, TypeError) as error:
-            return _Broken(stamp, ModelCorrupt(model_id, str(error)))
+            if not os.path.isdir(model_dir):
+                raise ModelNotFound(model_id) from None  # deleted while we read it
+            # Clients see the reason; the server's directory layout is none of their business.
+            reason = str(error).replace(f"{model_dir}{os.sep}", "").replace(str(model_dir), "")
+            return _Broken(stamp, ModelCorrupt(model_id, reason))
         return prepare(model_id, network, stamp, manifest)
 
 

@@ -190,14 +190,20 @@ def check_batch(array: np.ndarray, model: LoadedModel, field: str) -> np.ndarray
     if sample_shape != (model.input_size,) and sample_shape != model.image_shape:
         raise PredictionError(422, "invalid_shape", _shape_message(array.shape, model, field), field)
     batch = array.reshape(len(array), model.input_size)
-    if batch.dtype != model.dtype:
+    if batch.dtype.kind != "f":
         batch = batch.astype(model.dtype)
-    low, high = (0.0, 1.0) if model.unit_range else (-np.inf, np.inf)
+    low, high = (0.0, 1.0) if model.unit_range else _finite_range(model.dtype)
     # min/max propagate NaN, so one pass each finds NaN, infinities and out-of-range values.
-    smallest, largest = batch.min(initial=np.inf), batch.max(initial=-np.inf)
+    smallest, largest = batch.min(), batch.max()
     if not (low <= smallest and largest <= high and np.isfinite(smallest) and np.isfinite(largest)):
         raise _value_error(array, field, low, high)
-    return batch
+    return batch if batch.dtype == model.dtype else batch.astype(model.dtype)
+
+
+def _finite_range(dtype: np.dtype) -> tuple[float, float]:
+    """Values the model's float type holds without overflowing to infinity."""
+    largest = float(np.finfo(dtype).max)
+    return -largest, largest
 
 
 def _shape_message(shape: tuple, model: LoadedModel, field: str) -> str:
@@ -220,5 +226,6 @@ def _value_error(array: np.ndarray, field: str, low: float, high: float) -> Pred
     if not np.isfinite(value):
         rule = f"{where} is {value!r}: values must be finite numbers"
     else:
-        rule = f"{where} = {value!r} is outside [{low:g}, {high:g}] (pixels are scaled to 0..1)"
+        scale = " (pixels are scaled to 0..1)" if (low, high) == (0.0, 1.0) else ""
+        rule = f"{where} = {value!r} is outside [{low:g}, {high:g}]{scale}"
     return PredictionError(422, "invalid_value", rule + ".", where)

@@ -51,7 +51,8 @@ def allow_large_bodies():
 
 @blp.errorhandler(PredictionError)
 def prediction_error(error):
-    return v2_error(error.status, error.message)
+    # The protocol's failed requests are "typically 400": bad values included (V1 says 422).
+    return v2_error(400 if error.status == 422 else error.status, error.message)
 
 
 @blp.errorhandler(HTTPException)
