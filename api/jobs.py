@@ -29,6 +29,7 @@ PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_OFFSET = 2**62
 # A Redis stream id: milliseconds-sequence, each an unsigned 64-bit number.
 EVENT_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
+LARGEST_ID_PART = 2**64 - 1
 RECONNECT_MILLISECONDS = 2000
 SSE_SLOTS = "mlpq.sse_slots"
 SSE_EVENT_SCHEMA = {  # one event on the stream
@@ -42,7 +43,7 @@ SSE_EVENT_SCHEMA = {  # one event on the stream
 }
 LAST_EVENT_ID_PARAMETER = {
     "in": "header", "name": "Last-Event-ID", "required": False,
-    "schema": {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"},
+    "schema": {"type": "string", "pattern": r"^(\d{1,20}-\d{1,20})?$"},
     "description": "resume after this event id (browsers send it when they reconnect); "
                    "`?last_event_id=` does the same",
 }
@@ -182,13 +183,16 @@ class JobEvents(MethodView):
 
 
 def parse_event_id(text):
-    """None (from the start) or a valid event id; anything else is a client error."""
+    """None (from the start) or an event id; anything not shaped like one is a client error.
+
+    Numbers past Redis's 64-bit range mean "after everything", so they become the largest id.
+    """
     if not text:
         return None
     match = EVENT_ID.fullmatch(text)
-    if match is None or any(int(part) >= 2**64 for part in match.groups()):
+    if match is None:
         abort(400, message="Last-Event-ID must be an id this stream sent, like 1716212345678-0.")
-    return text
+    return "-".join(str(min(int(part), LARGEST_ID_PART)) for part in match.groups())
 
 
 def sse_frames(events, max_seconds, replay=()):

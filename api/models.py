@@ -84,6 +84,10 @@ class ModelById(MethodView):
 @blp.route("/<model_ref:model_id>/download")
 class ModelDownload(MethodView):
     @blp.arguments(DownloadArgsSchema, location="query")
+    @blp.doc(responses={200: {"content": {
+        "application/json": {"schema": {"type": "object", "description": "?file=manifest"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                                "description": "?file=weights"}}}}})
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip",
                   description="a zip (stored, not compressed) of manifest.json and weights.npz; "
                               "with ?file=, that one file")
