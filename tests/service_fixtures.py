@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.redis_server import RedisServer
+from worker.redis_server import RedisServer, exit_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +80,8 @@ class CeleryWorker:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.command(), cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=exit_with_parent())
         self.wait_ready(timeout)
         return self
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +34,24 @@ def find_redis_server_binary() -> str | None:
     if bundled and os.access(bundled, os.X_OK):
         return str(bundled)
     return None
+
+
+def exit_with_parent(signum: int = signal.SIGTERM):
+    """A `preexec_fn` making the child receive `signum` when the thread that started it dies
+    (Linux prctl PR_SET_PDEATHSIG), so a killed test run or `mlpq serve` leaves no server behind.
+    None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the child
+    except (OSError, AttributeError):
+        return None
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG
+
+    def preexec() -> None:
+        prctl(set_parent_death_signal, signum, 0, 0, 0)
+
+    return preexec
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -113,7 +133,7 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=exit_with_parent())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
