@@ -3,7 +3,7 @@
 import logging
 from http import HTTPStatus
 
-from flask import jsonify
+from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,8 @@ def handle_http_exception(error):
     data = getattr(error, "data", None) or {}
     errors = _error_paths(data)
     message = data.get("message")
+    if message is None and error.code == 413 and request.max_content_length is not None:
+        message = f"The request body is larger than {request.max_content_length} bytes."
     if message is None:
         message = summarize(errors) if errors and error.code == 422 else error.description
     headers = dict(data.get("headers") or {})
