@@ -2,9 +2,10 @@
 
 from flask import Flask
 
-from api import extensions, health, jobs, models, predict, ui, v2
+from api import auth, extensions, health, jobs, models, predict, ui, v2
 from api.config import load_config
 from api.errors import register_error_handlers
+from worker.logs import configure_logging
 
 # Documented JSON API (flask-smorest blueprints, in the OpenAPI document), then plain pages.
 API_BLUEPRINTS = [jobs.blp, models.blp, health.blp, predict.blp]
@@ -13,12 +14,20 @@ PAGE_BLUEPRINTS = [ui.blp, v2.blp]
 
 def create_app(test_config=None):
     """The API app; settings from the environment, overridden by `test_config`."""
+    # Imported here, not above: gunicorn imports this package to read api.gunicorn_conf, which
+    # must set PROMETHEUS_MULTIPROC_DIR before prometheus-client is first imported.
+    from api import metrics, observability
+
     app = Flask(__name__)
     app.config.from_mapping(load_config(test_config))
+    configure_logging()
     api = extensions.init_app(app)
     register_error_handlers(app, extensions.ERROR_HANDLERS)
+    # Order matters: the request id and timing start first, so even a 401 is logged and counted.
+    observability.init_app(app)
+    auth.init_app(app, api)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
-    for blueprint in PAGE_BLUEPRINTS:
+    for blueprint in [*PAGE_BLUEPRINTS, metrics.blp]:
         app.register_blueprint(blueprint)
     return app

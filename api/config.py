@@ -38,6 +38,17 @@ SETTINGS = {
     "SWAGGER_UI_URL": Setting(
         "MLPQ_SWAGGER_UI_URL", str, "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
         "where /docs loads Swagger UI from; without it /docs shows a plain route list"),
+    # Security and observability (api/auth.py, api/metrics.py; docs/security.md).
+    "API_KEYS": Setting(
+        "MLPQ_API_KEYS", str, "",
+        "API keys as comma-separated `name:sha256hex` entries (`:admin` appended for an admin "
+        "key); `mlpq keygen NAME` makes one. Empty: no authentication (local use only)"),
+    "MAX_ACTIVE_JOBS_PER_KEY": Setting(
+        "MLPQ_MAX_ACTIVE_JOBS_PER_KEY", int, 4,
+        "queued + running jobs one API key may have; more get 429 with Retry-After (0: no limit)"),
+    "METRICS_TOKEN": Setting(
+        "MLPQ_METRICS_TOKEN", str, "",
+        "when set, GET /metrics requires `Authorization: Bearer <this token>`; empty: open"),
 }
 
 OPENAPI = {

@@ -1,8 +1,25 @@
 """gunicorn settings for the API: gunicorn -c python:api.gunicorn_conf 'api:create_app()'."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from api.config import THREADS_PER_WORKER
+from worker.logs import gunicorn_logconfig
+
+# Metrics of all worker processes are summed through files in this directory (api/metrics.py).
+# prometheus-client chooses where values live when it is first imported, which create_app does
+# in each worker, so the directory is settled here, before any worker starts. One given from
+# outside may hold an earlier run's files: they are cleared. One made here is removed at exit.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+_own_metrics_dir = not os.environ.get(METRICS_DIR_VARIABLE)
+if _own_metrics_dir:
+    os.environ[METRICS_DIR_VARIABLE] = tempfile.mkdtemp(prefix="mlpq-metrics-")
+else:
+    Path(os.environ[METRICS_DIR_VARIABLE]).mkdir(parents=True, exist_ok=True)
+    for stale in Path(os.environ[METRICS_DIR_VARIABLE]).glob("*.db"):
+        stale.unlink()
 
 bind = os.environ.get("MLPQ_BIND", "0.0.0.0:8000")
 
@@ -32,6 +49,22 @@ limit_request_field_size = 8190
 max_requests = int(os.environ.get("MLPQ_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 
-accesslog = os.environ.get("MLPQ_ACCESS_LOG", "-") or None
+# The app writes one structured access line per request (logger mlpq.access), with the route
+# and the request id; gunicorn's own access log is off unless MLPQ_ACCESS_LOG names a place.
+accesslog = os.environ.get("MLPQ_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("MLPQ_LOG_LEVEL", "info")
+# gunicorn's lines and the app's go through one handler, as JSON (MLPQ_LOG_FORMAT) on stderr.
+logconfig_dict = gunicorn_logconfig(access_log=accesslog is not None)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges (models it had loaded) stop counting; its counters remain."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ[METRICS_DIR_VARIABLE], ignore_errors=True)

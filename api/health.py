@@ -7,6 +7,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
 
+from api.auth import auth_mode
 from api.extensions import Blueprint, celery_app, services
 from api.schemas import HealthSchema, ReadinessSchema
 
@@ -90,4 +91,4 @@ class Readiness(MethodView):
         if failing:
             abort(503, message="Not ready: " + "; ".join(text for [text] in failing.values()),
                   errors=failing)
-        return {"status": "ready", "checks": checks}
+        return {"status": "ready", "checks": checks, "auth": auth_mode()}
