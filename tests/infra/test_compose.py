@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
 from mlpq import serve
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.infra.inventory import REPO_ROOT, variables_read_by_the_code
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +60,16 @@ def test_api_and_worker_share_artifact_and_data_volumes(compose):
         for variable in ("MLPQ_ARTIFACT_DIR", "MLPQ_DATA_DIR"):
             assert mounts[env[variable]] in named, f"{name}: {variable} is not on a named volume"
         assert "MLPQ_API_KEYS" in env, "API keys come from .env"
+
+
+def test_every_setting_reaches_the_containers_from_env(compose):
+    """Settings set in `.env` or the shell pass through; unset ones stay unset (code defaults)."""
+    environment = compose["x-mlpq-environment"]
+    fixed = {"REDIS_URL", "MLPQ_ARTIFACT_DIR", "MLPQ_DATA_DIR"}
+    local_only = {"MLPQ_BIND", "MLPQ_HOME"}  # the container's --bind and volumes decide these
+    missing = sorted(variables_read_by_the_code() - fixed - local_only - set(environment))
+    assert not missing, f"docker-compose.yml does not pass {missing} through"
+    assert all(environment[name] is None for name in environment if name not in fixed)
 
 
 def test_compose_runs_the_commands_mlpq_serve_runs(compose):
