@@ -96,7 +96,7 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
     if resume_from is not None:
         restore(network, run, resume_from)
     network.training_config, network.history, network._training = config, run.history, run
-    hooks = {name: [getattr(callback, name) for callback in callbacks
+    hooks = {name: [getattr(callback, name) for callback in callbacks or ()
                     if getattr(type(callback), name, None) is not getattr(Callback, name)]
              for name in HOOKS}
     batches = math.ceil(len(X) / config["batch_size"])
