@@ -12,6 +12,7 @@ from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
+from api.auth import check_active_jobs
 from api.extensions import Blueprint, current_owner, owner_filter, services, visible
 from api.schemas import JobCreateSchema, JobListArgsSchema, JobSchema
 from worker.jobs import TERMINAL_STATUSES
@@ -92,23 +93,27 @@ class Jobs(MethodView):
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
     @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def post(self, new_job):
         """Submit a training job.
 
         Only `dataset` and `model.layers` are required; the job's `spec` comes back with
         every default filled in. The job starts `queued`; poll it at `Location` or follow
-        `/v1/jobs/{id}/events`.
+        `/v1/jobs/{id}/events`. An API key may have MLPQ_MAX_ACTIVE_JOBS_PER_KEY jobs
+        queued or running; past that, 429 with Retry-After.
         """
         store = services().jobs
+        check_active_jobs(store)
         job = store.create(name=new_job["name"], dataset=new_job["dataset"],
                            spec=new_job["spec"], owner=current_owner())
         try:
             enqueue_training(job["id"])
         except Exception as error:  # the broker is down: do not leave a job queued forever
-            logger.warning("could not enqueue job %s: %s", job["id"], error)
+            logger.warning("could not enqueue job %s: %s", job["id"], error,
+                           extra={"job_id": job["id"]})
             store.finish(job["id"], "failed",
-                         error={"type": "EnqueueFailed", "message": "the job queue was unreachable"})
+                         error={"type": "enqueue_failed", "message": "the job queue was unreachable"})
             abort(503, message="The job queue is unreachable; the job was not started. Retry later.",
                   headers={"Retry-After": "5"})
         return job, 202, {"Location": url_for("jobs.JobById", job_id=job["id"])}

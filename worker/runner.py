@@ -8,6 +8,7 @@ checkpoint, and the model id is derived from the job id, so there is never a sec
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import functools
 import logging
@@ -164,7 +165,9 @@ class LeaseKeeper:
         self.lease_seconds = lease_seconds
         self.lost = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id[:8]}", daemon=True)
+        # Run in a copy of the caller's context, so its log lines carry the job id too.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name=f"lease-{job_id[:8]}", daemon=True)
 
     def start(self) -> LeaseKeeper:
         self._thread.start()
@@ -193,7 +196,8 @@ def requeue_orphaned_jobs(settings: Settings, store: JobStore | None = None) -> 
     requeued = []
     for job_id in store.running_job_ids():
         if store.requeue_if_orphaned(job_id):
-            logger.warning("job %s: its worker stopped renewing the lease; requeued", job_id)
+            logger.warning("job %s: its worker stopped renewing the lease; requeued", job_id,
+                           extra={"job_id": job_id})
             enqueue_training(job_id)
             requeued.append(job_id)
     return requeued
