@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mlpq import serve
+from mlpq import keys, serve
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ COMMANDS: dict[str, Command] = {
     "redis": Command(
         "use the Redis server at REDIS_URL, or run a local one on its port until stopped",
         serve.add_redis_arguments, serve.run_redis),
+    "keygen": Command(
+        "make an API key: the key for the client and its hashed MLPQ_API_KEYS entry",
+        keys.add_arguments, keys.run),
 }
 
 

@@ -80,6 +80,8 @@ def child_environment(redis_url: str, home: Path) -> dict[str, str]:
     env["MLPQ_HOME"] = str(home)
     env.setdefault("MLPQ_ARTIFACT_DIR", str(home / "artifacts"))
     env["PYTHONUNBUFFERED"] = "1"  # children's lines reach the terminal as they are written
+    if sys.stdout.isatty():
+        env.setdefault("MLPQ_LOG_FORMAT", "text")  # people read a terminal; machines read JSON
     return env
 
 

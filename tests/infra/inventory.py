@@ -1,4 +1,8 @@
-"""Every environment variable the code reads: from the settings registries and direct reads."""
+"""Every environment variable the code reads: each `"MLPQ_..."` / `"REDIS_URL"` string literal.
+
+Settings registries, gunicorn_conf.py and direct os.environ reads all name their variable in one
+exact string literal, so a text scan finds them all without importing anything.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,13 @@ import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-# Variables read directly (gunicorn_conf.py, the engine, the CLI) rather than via a registry.
-ENVIRON_READ = re.compile(
-    r"""(?:environ\.get\(|environ\[|getenv\()\s*["']((?:MLPQ|REDIS)_\w+)["']""")
+PACKAGES = ("engine", "worker", "api", "mlpq")
+VARIABLE_LITERAL = re.compile(r"""["']((?:MLPQ_[A-Z0-9_]+)|REDIS_URL|PROMETHEUS_MULTIPROC_DIR)["']""")
 
 
 def variables_read_by_the_code() -> set[str]:
-    from api.config import SETTINGS as API_SETTINGS
-    from worker.config import SETTINGS as WORKER_SETTINGS
-
-    variables = {setting.env for setting in API_SETTINGS.values()}
-    variables |= {variable for _attribute, variable, *_rest in WORKER_SETTINGS}
-    for package in ("engine", "worker", "api", "mlpq"):
+    variables = set()
+    for package in PACKAGES:
         for path in (REPO_ROOT / package).rglob("*.py"):
-            variables |= set(ENVIRON_READ.findall(path.read_text()))
+            variables |= set(VARIABLE_LITERAL.findall(path.read_text()))
     return variables

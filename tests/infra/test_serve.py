@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -116,8 +117,9 @@ def serve(tmp_path):
     """Factory: start `mlpq serve` with REDIS_URL, home and artifact dir of the test's choosing."""
     started: list[ServeProcess] = []
 
-    def start(redis_url: str, *args: str) -> ServeProcess:
-        env = build_service_env(redis_url, tmp_path / "artifacts")
+    def start(redis_url: str, *args: str, env_overrides: dict[str, str] | None = None
+              ) -> ServeProcess:
+        env = build_service_env(redis_url, tmp_path / "artifacts", **(env_overrides or {}))
         env["MLPQ_HOME"] = str(tmp_path / "home")
         process = ServeProcess(env, tmp_path / f"serve-{len(started)}.log", *args)
         started.append(process)
@@ -128,13 +130,25 @@ def serve(tmp_path):
         process.cleanup()
 
 
+def make_key(name: str, *options: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "mlpq", "keygen", name, "--json", *options],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout)
+
+
 def test_serve_starts_its_own_redis_answers_readyz_and_stops_cleanly_on_sigterm(serve, tmp_path):
     redis_port = free_port()  # nobody listens here, so mlpq serve must start a server itself
-    service = serve(f"redis://localhost:{redis_port}/0")
+    key = make_key("alice")
+    service = serve(f"redis://localhost:{redis_port}/0",
+                    env_overrides={"MLPQ_API_KEYS": key["entry"]})
 
     ready = service.wait_ready()
     assert ready.status_code == 200
     assert httpx.get(f"{service.url}/healthz", timeout=5).status_code == 200
+    # The environment reaches the API: the key made by `mlpq keygen` is required and accepted.
+    assert httpx.get(f"{service.url}/v1/jobs", timeout=5).status_code == 401
+    authorized = {"Authorization": f"Bearer {key['key']}"}
+    assert httpx.get(f"{service.url}/v1/jobs", headers=authorized, timeout=5).status_code == 200
 
     processes = service.descendants()
     commands = {pid: command_line(pid) for pid in processes}
@@ -187,7 +201,22 @@ def test_serve_refuses_to_stand_in_for_a_remote_redis(serve):
 def test_cli_lists_its_commands():
     result = subprocess.run([sys.executable, "-m", "mlpq", "--help"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=60, check=True)
-    assert "serve" in result.stdout and "redis" in result.stdout
+    for command in ("serve", "redis", "keygen"):
+        assert command in result.stdout
+
+
+def test_keygen_makes_a_key_whose_entry_the_api_accepts():
+    from api.auth import KeyRing, parse_api_keys
+
+    alice, admin = make_key("alice"), make_key("root", "--admin")
+    assert alice["key"] != admin["key"]
+    ring = KeyRing(parse_api_keys(f"{alice['entry']},{admin['entry']}"))
+    assert ring.match(alice["key"]).name == "alice" and not ring.match(alice["key"]).admin
+    assert ring.match(admin["key"]).admin
+    assert alice["key"] not in alice["entry"], "the server side must only hold the hash"
+    refused = subprocess.run([sys.executable, "-m", "mlpq", "keygen", "no spaces"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "key name" in refused.stderr
 
 
 def _parent(pid: int) -> int:
