@@ -97,15 +97,16 @@ if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 1 end
 return 0
 """
 
-# KEYS: lease. ARGV: token, ttl ms. Renews our lease, or takes it back if it expired unclaimed
-# (e.g. Redis was down longer than the lease); 0 means another worker owns the job now.
+# KEYS: lease, job hash. ARGV: token, ttl ms. Renews our lease, or takes it back if it expired
+# unclaimed (e.g. Redis was down longer than the lease) while the job is still `running`. Once the
+# sweeper has requeued it, the next worker to start it owns it. 0: stop, the job is not ours.
 RENEW_LEASE = """
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if not holder then
+if not holder and redis.call('HGET', KEYS[2], 'status') == 'running' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end

@@ -277,8 +277,8 @@ class JobStore:
         return bool(self.redis.set(key, token, nx=True, px=int(ttl_seconds * 1000)))
 
     def renew_lease(self, job_id: str, token: str, ttl_seconds: float) -> bool:
-        key = _job_key(job_id) + ":lease"
-        return self._renew(keys=[key], args=[token, int(ttl_seconds * 1000)]) == 1
+        keys = [_job_key(job_id) + ":lease", _job_key(job_id)]
+        return self._renew(keys=keys, args=[token, int(ttl_seconds * 1000)]) == 1
 
     def release_lease(self, job_id: str, token: str) -> bool:
         return self._release(keys=[_job_key(job_id) + ":lease"], args=[token]) == 1

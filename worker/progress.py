@@ -99,10 +99,10 @@ class JobCallback(Callback):
             self._last_checkpoint = now
 
     def sync_metrics(self, history: list[dict]) -> None:
-        """After fit: make sure every epoch is recorded, even ones written during an outage."""
-        if self._metrics_written != len(history):
-            retry_redis(lambda: self.store.replace_metrics(self.job_id, history))
-            self._metrics_written = len(history)
+        """After fit: record the whole history once more. A write can be refused without an
+        error (the job was requeued while Redis was away), so our count proves nothing."""
+        retry_redis(lambda: self.store.replace_metrics(self.job_id, history))
+        self._metrics_written = len(history)
 
     def write_final_progress(self) -> None:
         progress = dict(self.progress or {}, fraction=1.0, eta_seconds=0.0)

@@ -182,8 +182,18 @@ def test_a_live_lease_keeps_a_running_job_from_the_sweeper(store):
 def test_renewal_takes_back_a_lease_that_expired_unclaimed(store):
     job_id = new_job(store)["id"]
     assert store.acquire_lease(job_id, "a", 0.1)
+    store.mark_running(job_id, lease_token="a")
     time.sleep(0.2)
     assert store.renew_lease(job_id, "a", 30) and store.lease_holder(job_id) == "a"
+
+
+def test_renewal_does_not_take_back_a_job_the_sweeper_requeued(store):
+    job_id = new_job(store)["id"]
+    assert store.acquire_lease(job_id, "a", 0.1)
+    store.mark_running(job_id, lease_token="a")
+    time.sleep(0.2)
+    assert store.requeue_if_orphaned(job_id)
+    assert not store.renew_lease(job_id, "a", 30) and store.lease_holder(job_id) is None
 
 
 def test_metrics_append_and_replace(store):
