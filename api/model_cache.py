@@ -92,7 +92,9 @@ def prepare(model_id: str, network, stamp: tuple, manifest: dict) -> LoadedModel
         )
         for params, activation in zip(network.params, network.activations, strict=True)
     )
-    record = dict((manifest.get("metadata") or {}).get("record") or {})
+    # The model's record (owner, job_id, dataset, ...) is the manifest's metadata, as
+    # ArtifactStore.save_model writes it; visible() reads the owner from it.
+    record = dict(manifest.get("metadata") or {})
     preprocessing = manifest.get("preprocessing") or {}
     classes = manifest["classes"]
     info = DATASETS.get(record.get("dataset")) if manifest.get("dataset") is None else None
