@@ -169,8 +169,11 @@ class ModelCache:
         try:
             manifest = os.stat(os.path.join(model_dir, MANIFEST))
             weights = os.stat(os.path.join(model_dir, WEIGHTS))
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError) as error:
             self.discard(model_id)
+            if os.path.isdir(model_dir):
+                # Saves and deletes move whole directories, so a file missing inside one is damage.
+                raise ModelCorrupt(model_id, f"{os.path.basename(error.filename)} is missing") from None
             raise ModelNotFound(model_id) from None
         return (
             manifest.st_ino, manifest.st_size, manifest.st_mtime_ns,
