@@ -181,6 +181,14 @@ def _restyle(logger: logging.Logger) -> None:
             handler.addFilter(ContextFilter())
 
 
+@signals.celeryd_init.connect
+def _structured_from_the_start(**_kwargs) -> None:
+    # Celery warns (e.g. about running as root) before it sets up logging; route warnings
+    # through logging, and logging through our handler until Celery installs its own.
+    logging.captureWarnings(True)
+    configure_logging()
+
+
 @signals.after_setup_logger.connect
 def _restyle_worker_logs(logger=None, **_kwargs) -> None:
     _restyle(logger or logging.getLogger())

@@ -1,0 +1,1 @@
+"""Observability suite: /metrics, structured logs with request and job ids, error types."""
