@@ -129,8 +129,9 @@ def model_ready(name):
 def infer(name):
     started = time.perf_counter()
     model = resolve_model(name)
-    header_length = request.headers.get(HEADER_LENGTH)
-    inference = decode_request(request.get_data(cache=False), header_length, model,
+    body = request.get_data(cache=False)
+    received = time.perf_counter()
+    inference = decode_request(body, request.headers.get(HEADER_LENGTH), model,
                                serving().max_inputs)
     decoded = time.perf_counter()
     probabilities = model.predict_proba(inference.inputs)
@@ -143,7 +144,8 @@ def infer(name):
         response.mimetype = "application/octet-stream"
         response.headers[HEADER_LENGTH] = str(json_length)
     response.headers["Server-Timing"] = server_timing(
-        decode=decoded - started, infer=inferred - decoded, encode=finished - inferred)
+        receive=received - started, decode=decoded - received, infer=inferred - decoded,
+        encode=finished - inferred)
     return response
 
 
