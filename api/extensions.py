@@ -6,9 +6,10 @@ import flask_smorest
 import kombu.exceptions
 import orjson
 import redis
-from flask import current_app, g
+from flask import Request, current_app, g
 from flask.json.provider import DefaultJSONProvider
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter, ValidationError
 
 from api.fields import named_variants_to_properties
@@ -118,10 +119,27 @@ class Services:
     api: flask_smorest.Api
 
 
+class LimitedBodyRequest(Request):
+    """A chunked body (no Content-Length) longer than the limit gets 413 like any other.
+
+    Werkzeug stops reading such a body at `max_content_length` without a word, so the
+    parsers would see a truncated prefix: malformed JSON (400), or, if the prefix happens to
+    be a whole document, an accepted request whose body was over the limit.
+    """
+
+    def get_data(self, *args, **kwargs):
+        data = super().get_data(*args, **kwargs)
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and len(data) >= limit:
+            raise RequestEntityTooLarge()
+        return data
+
+
 def init_app(app):
     """Configure Celery and open the stores from WORKER_SETTINGS (default: the environment)."""
     settings = app.config.get("WORKER_SETTINGS") or Settings.from_env()
     configure(settings)
+    app.request_class = LimitedBodyRequest
     app.json = OrjsonProvider(app)
     app.url_map.converters.update(CONVERTERS)
     api = flask_smorest.Api(app)
