@@ -85,12 +85,14 @@ def server_live():
 
 @blp.get("/health/ready")
 def server_ready():
-    """Ready when the model store can be read (models load from it on demand).
+    """Ready unless the model store exists but cannot be read (models load from it on demand;
+    before the first model is saved it may not exist yet, and every lookup is then a 404).
 
     The protocol's text gives this response as {"live": bool}; KServe's own servers and its
     gRPC message use {"ready": bool}. Both keys are sent so either reading finds its field.
     """
-    ready = os.access(serving().cache.artifacts.root, os.R_OK | os.X_OK)
+    root = serving().cache.artifacts.root
+    ready = not os.path.exists(root) or os.access(root, os.R_OK | os.X_OK)
     return v2_response({"live": True, "ready": ready}, 200 if ready else 503)
 
 
@@ -121,7 +123,7 @@ def model_ready(name):
     except PredictionError as error:
         if error.status != 409:  # unknown model: an error, not a readiness answer
             raise
-        return v2_response({"name": name, "ready": False, "reason": error.message}, 503)
+        return v2_response({"name": name, "ready": False}, 503)
     return v2_response({"name": model.model_id, "ready": True})
 
 

@@ -172,3 +172,16 @@ def test_tritonclient_works_unchanged(app, trained_model, mnist_test, binary):
                 client.get_model_metadata("0" * 12 + "4" + "0" * 3 + "8" + "0" * 15)
         finally:
             client.close()
+
+
+def test_a_model_that_cannot_serve_yet_is_not_ready(idle_client):
+    """A queued job's id names no model yet: 503 with ready false (an unknown name is a 404)."""
+    job = idle_client.post("/v1/jobs", json={
+        "dataset": "xor", "model": {"layers": [{"units": 1, "activation": "sigmoid"}],
+                                    "loss": "binary_cross_entropy"}}).get_json()
+    response = idle_client.get(f"/v2/models/{job['id']}/ready")
+    assert response.status_code == 503
+    assert response.get_json() == {"name": job["id"], "ready": False}
+    infer = idle_client.post(f"/v2/models/{job['id']}/infer", json={"inputs": [{
+        "name": "input", "datatype": "FP32", "shape": [1, 2], "data": [0, 1]}]})
+    assert infer.status_code == 409 and "queued" in infer.get_json()["error"]
