@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="state directory: the local Redis keeps its append-only file in "
                              "HOME/redis, models default to HOME/artifacts (env MLPQ_HOME, "
                              "default ./var)")
-    parser.add_argument("--shutdown-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="grace period for children after SIGINT/SIGTERM before SIGKILL "
-                             "(default 10)")
+    parser.add_argument("--shutdown-timeout", type=float, default=20.0, metavar="SECONDS",
+                        help="grace period after SIGINT/SIGTERM before the processes are killed "
+                             "(default 20, above gunicorn's MLPQ_GRACEFUL_TIMEOUT of 15); a job "
+                             "still training then resumes from its checkpoint on the next start")
 
 
 def bind_address(host: str | None, port: int | None) -> str:

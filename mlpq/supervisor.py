@@ -129,7 +129,8 @@ class Supervisor:
                 break
             time.sleep(poll_interval)
         else:
-            self._log(f"received {signal.Signals(self._stop_signal).name}; stopping")
+            self._log(f"received {signal.Signals(self._stop_signal).name}; stopping "
+                      f"(up to {self.shutdown_timeout:g}s; a second Ctrl-C kills everything now)")
         self.stop_all(self._stop_signal or signal.SIGTERM)
         return status
 
