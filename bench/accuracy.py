@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# run from the repository root, not bench/ (whose modules must not shadow the standard library)
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import engine  # noqa: E402
 

@@ -6,6 +6,8 @@ biases in another (`net.params` holds views into them), so an optimizer updates 
 network with a handful of NumPy calls and checkpoints copy two arrays.
 """
 
+import threading
+
 import numpy as np
 
 from engine import spec as specs
@@ -37,7 +39,7 @@ class Network:
         self.bias_grads = np.zeros_like(self.biases)
         self._params = _layer_views(self.weights, self.biases, shapes)
         self._grads = _layer_views(self.weight_grads, self.bias_grads, shapes)
-        self._workspaces = {}
+        self._local = threading.local()
         self.history = []
         self.training_config = None
         self._training = None  # the loop's resumable state after an epoch (see training.py)
@@ -86,12 +88,15 @@ class Network:
         return self.weights.size + self.biases.size
 
     def workspace(self, n):
-        """Scratch arrays for a batch of n rows, kept for the few batch sizes in use."""
-        workspace = self._workspaces.get(n)
+        """Scratch arrays for a batch of n rows, kept for the few batch sizes in use.
+
+        Each thread has its own, so one network can serve predictions from many threads."""
+        workspaces = self._local.__dict__.setdefault("workspaces", {})
+        workspace = workspaces.get(n)
         if workspace is None:
-            if len(self._workspaces) >= 4:
-                self._workspaces.pop(next(iter(self._workspaces)))
-            workspace = self._workspaces[n] = Workspace(n, self.sizes, self.dropout, self.dtype)
+            if len(workspaces) >= 4:
+                workspaces.pop(next(iter(workspaces)))
+            workspace = workspaces[n] = Workspace(n, self.sizes, self.dropout, self.dtype)
         return workspace
 
     # -- the algorithm -----------------------------------------------------------------------

@@ -256,3 +256,18 @@ def test_evaluate_against_hand_counts():
         assert metrics["recall"][k] == pytest.approx(matrix[k, k] / matrix[k, :].sum())
     probabilities = net.predict_proba(X).astype(np.float64)
     assert metrics["loss"] == pytest.approx(-np.mean(np.log(probabilities[np.arange(300), y])), rel=1e-4)
+
+
+def test_predictions_from_many_threads_at_once_are_correct():
+    """A served model is shared between request threads: scratch buffers must not be."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = _data(6000)
+    net = _net()
+    net.fit(X, y, epochs=1)
+    expected = net.predict_proba(X)
+    chunks = [slice(start, start + 300 + start % 3) for start in range(0, 5600, 7)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda rows: net.predict_proba(X[rows]), chunks))
+    for rows, result in zip(chunks, results, strict=True):
+        np.testing.assert_array_equal(result, expected[rows])

@@ -1,0 +1,215 @@
+"""Training speed of the engine against PyTorch (CPU) and scikit-learn, in one run.
+
+Trains 784-256-128-10 (relu, softmax + cross-entropy), batch 128, for one epoch over the 60,000
+MNIST training images with each library, and prints seconds per epoch, the ratios, and the
+engine's fraction of this machine's float32 matmul peak (a large sgemm timed in the same run).
+The whole measurement is made twice: with the environment as it is, then in a subprocess with
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from that command's environment alone.
+
+    MLPQ_DATA_DIR=../shared/datasets python bench/engine.py [--optimizer sgd|adam] [--repeats 3]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+# run from the repository root, not bench/ (whose modules must not shadow the standard library)
+sys.path[0] = str(ROOT)
+
+import engine  # noqa: E402
+
+SIZES = [784, 256, 128, 10]
+BATCH_SIZE = 128
+LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
+BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def engine_trainer(X, y, optimizer):
+    """A function that trains the engine for one epoch over (X, y) and returns train accuracy."""
+    spec = {"layers": [{"units": 256, "activation": "relu"}, {"units": 128, "activation": "relu"},
+                       {"units": 10, "activation": "softmax"}], "loss": "cross_entropy", "init": "he"}
+    net = engine.Network.from_spec(spec, input_size=784, seed=0)
+    config = {"optimizer": {"name": optimizer, "learning_rate": LEARNING_RATES[optimizer]},
+              "batch_size": BATCH_SIZE, "epochs": 1}
+    net.fit(X[:BATCH_SIZE * 20], y[:BATCH_SIZE * 20], **config)  # warm-up: buffers, BLAS threads
+
+    def epoch(seed):
+        return net.fit(X, y, seed=seed, **config).epochs[-1]["accuracy"]
+
+    return epoch
+
+
+def torch_trainer(X, y, optimizer, threads):
+    """The same with PyTorch: nn.Sequential, the same optimizer, float32, the same loop work."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers = []
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:], strict=True):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+    opt = optimizers[optimizer](model.parameters(), lr=LEARNING_RATES[optimizer])
+    loss_function = torch.nn.CrossEntropyLoss()
+    X_t = torch.from_numpy(np.array(X, dtype=np.float32))
+    y_t = torch.from_numpy(y.astype(np.int64))
+
+    def epoch(n):
+        # the engine's work per batch: shuffle, forward, loss and accuracy sums, backward, step
+        order = torch.randperm(n)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, n, BATCH_SIZE):
+            rows = order[start:start + BATCH_SIZE]
+            inputs, labels = X_t[rows], y_t[rows]
+            opt.zero_grad(set_to_none=True)
+            outputs = model(inputs)
+            loss = loss_function(outputs, labels)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(rows)
+            correct += int((outputs.argmax(1) == labels).sum())
+        return correct / n
+
+    epoch(BATCH_SIZE * 20)
+    return lambda seed: epoch(len(X))
+
+
+def interleaved(trainers, repeats):
+    """Time one epoch of each trainer in turn, `repeats` times, so that load from other
+    processes hits every library alike; returns {name: ([seconds...], last accuracy)}."""
+    results = {name: ([], None) for name in trainers}
+    for repeat in range(repeats):
+        for name, trainer in trainers.items():
+            started = time.perf_counter()
+            accuracy = trainer(repeat)
+            results[name] = (results[name][0] + [time.perf_counter() - started], accuracy)
+    return results
+
+
+def sklearn_epoch(X, y, optimizer):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    model = MLPClassifier(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu",
+                          solver=optimizer, batch_size=BATCH_SIZE, max_iter=1, shuffle=True,
+                          learning_rate_init=LEARNING_RATES[optimizer], momentum=0.0,
+                          random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        started = time.perf_counter()
+        model.fit(X, y)
+        return [time.perf_counter() - started]
+
+
+def matmul_peak(size=2048, repeats=5):
+    """Best float32 GFLOP/s of a size³ matrix product (the machine's practical sgemm peak)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)
+    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def _timed(function):
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def training_flops(samples):
+    """(model FLOPs 6·P·N, executed FLOPs): forward 2·W per sample, backward 4·W except the
+    first layer, whose input gradient is never computed (2·W there)."""
+    weights = [fan_in * fan_out for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:], strict=True)]
+    parameters = sum(weights) + sum(SIZES[1:])
+    executed = sum(2 * w + 4 * w for w in weights[1:]) + 4 * weights[0]
+    return 6 * parameters * samples, executed * samples
+
+
+def measure(optimizer, repeats, with_sklearn):
+    from threadpoolctl import threadpool_info
+
+    (X, y), _ = engine.datasets.load("mnist")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    threads = blas[0]["num_threads"] if blas else os.cpu_count()
+    peak = matmul_peak()
+    result = {"blas": [{key: info.get(key) for key in ("internal_api", "version", "architecture",
+                                                       "num_threads", "filepath")} for info in blas],
+              "variables": {name: os.environ.get(name) for name in BLAS_VARIABLES},
+              "peak_gflops": peak, "threads": threads}
+    timed = interleaved({"engine": engine_trainer(X, y, optimizer),
+                         "torch": torch_trainer(X, y, optimizer, threads)}, repeats)
+    for name, (times, accuracy) in timed.items():
+        result[name], result[f"{name}_accuracy"] = times, accuracy
+    result["peak_gflops_after"] = matmul_peak()
+    if with_sklearn:
+        result["sklearn"] = sklearn_epoch(X, y, optimizer)
+    return result
+
+
+def report(title, result):
+    engine_s = statistics.median(result["engine"])
+    torch_s = statistics.median(result["torch"])
+    model_flops, executed_flops = training_flops(60000)
+    peak = max(result["peak_gflops"], result["peak_gflops_after"])
+    print(f"\n== {title}")
+    for name in BLAS_VARIABLES:
+        print(f"   {name}={result['variables'][name]}")
+    for info in result["blas"]:
+        print(f"   BLAS: {info['internal_api']} {info['version']} kernel={info['architecture']} "
+              f"threads={info['num_threads']}")
+    print(f"   float32 matmul peak (2048³ sgemm): {peak:.1f} GFLOP/s")
+    print(f"   engine : {engine_s:.3f} s/epoch (runs {_runs(result['engine'])}) "
+          f"train acc {result['engine_accuracy']:.4f}")
+    print(f"   torch  : {torch_s:.3f} s/epoch (runs {_runs(result['torch'])}) "
+          f"train acc {result['torch_accuracy']:.4f}, {result['threads']} threads")
+    print(f"   engine speed / torch speed: {torch_s / engine_s:.2f}x")
+    if "sklearn" in result:
+        sklearn_s = result["sklearn"][0]
+        print(f"   sklearn: {sklearn_s:.3f} s/epoch")
+        print(f"   engine speed / sklearn speed: {sklearn_s / engine_s:.2f}x")
+    print(f"   engine fraction of matmul peak: {model_flops / engine_s / 1e9 / peak:.1%} "
+          f"counting 6·params·samples ({model_flops / 1e9:.1f} GFLOP), "
+          f"{executed_flops / engine_s / 1e9 / peak:.1%} counting executed FLOPs "
+          f"({executed_flops / 1e9:.1f} GFLOP)")
+
+
+def _runs(times):
+    return ", ".join(f"{value:.3f}" for value in times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--optimizer", choices=sorted(LEARNING_RATES), default="sgd")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.optimizer, args.repeats, not args.no_sklearn)))
+        return
+    print(f"784-256-128-10 relu, softmax + cross-entropy, batch {BATCH_SIZE}, one epoch of 60,000 "
+          f"MNIST images, optimizer {args.optimizer}, median of {args.repeats} epochs, engine and torch interleaved")
+    report("environment as it is", measure(args.optimizer, args.repeats, not args.no_sklearn))
+    clean = {key: value for key, value in os.environ.items() if key not in BLAS_VARIABLES}
+    child = subprocess.run([sys.executable, __file__, "--child", "--optimizer", args.optimizer,
+                            "--repeats", str(args.repeats)] + (["--no-sklearn"] if args.no_sklearn else []),
+                           env=clean, check=True, capture_output=True, text=True)
+    report("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this command only)",
+           json.loads(child.stdout.strip().splitlines()[-1]))
+
+
+if __name__ == "__main__":
+    main()
