@@ -37,20 +37,24 @@ def loss(name, a, y, units):
     raise KeyError(name)
 
 
-def forward(params, activations, X):
+def forward(params, activations, X, masks=None):
+    """masks: {hidden layer index: array multiplied into its output} (dropout), optional."""
     a = np.asarray(X, dtype=np.float64)
-    for layer, name in zip(params, activations, strict=True):
+    for index, (layer, name) in enumerate(zip(params, activations, strict=True)):
         a = activation(name, a @ layer["W"] + layer["b"])
+        if masks and index in masks:
+            a = a * masks[index]
     return a
 
 
-def total_loss(params, activations, loss_name, X, y, weight_decay=0.0):
-    a = forward(params, activations, X)
+def total_loss(params, activations, loss_name, X, y, weight_decay=0.0, masks=None):
+    a = forward(params, activations, X, masks)
     penalty = 0.5 * weight_decay * sum(np.sum(layer["W"] ** 2) for layer in params)
     return loss(loss_name, a, y, a.shape[1]) + penalty
 
 
-def numeric_gradients(params, activations, loss_name, X, y, weight_decay=0.0, eps=1e-6):
+def numeric_gradients(params, activations, loss_name, X, y, weight_decay=0.0, eps=1e-6,
+                      masks=None):
     """Central differences of `total_loss` with respect to every parameter."""
     params = [{key: value.astype(np.float64).copy() for key, value in layer.items()}
               for layer in params]
@@ -62,9 +66,9 @@ def numeric_gradients(params, activations, loss_name, X, y, weight_decay=0.0, ep
             for index in np.ndindex(value.shape):
                 original = value[index]
                 value[index] = original + eps
-                plus = total_loss(params, activations, loss_name, X, y, weight_decay)
+                plus = total_loss(params, activations, loss_name, X, y, weight_decay, masks)
                 value[index] = original - eps
-                minus = total_loss(params, activations, loss_name, X, y, weight_decay)
+                minus = total_loss(params, activations, loss_name, X, y, weight_decay, masks)
                 value[index] = original
                 grad[index] = (plus - minus) / (2 * eps)
             layer_grads[key] = grad

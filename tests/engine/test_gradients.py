@@ -92,3 +92,40 @@ def test_gradients_are_float32_for_the_default_network():
     grads = net32.gradients(X, y)
     assert all(layer[key].dtype == np.float32 for layer in grads for key in ("W", "b"))
     np.testing.assert_allclose(grads[0]["W"], net.gradients(X, y)[0]["W"], rtol=1e-3, atol=1e-5)
+
+
+def test_training_pass_with_dropout_matches_finite_differences_under_the_same_mask():
+    """Inverted dropout: the mask drawn in the training pass scales forward and backward alike."""
+    spec = {"layers": [{"units": 6, "activation": "tanh", "dropout": 0.5},
+                       {"units": 5, "activation": "relu", "dropout": 0.3},
+                       {"units": 3, "activation": "softmax"}], "loss": "cross_entropy"}
+    net = Network.from_spec(spec, input_size=4, seed=2, dtype=np.float64)
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(9, 4)), rng.integers(0, 3, 9)
+    workspace = net.workspace(len(X))
+    workspace.x[...] = X
+    net.feedforward(workspace.x, workspace, np.random.default_rng(11))
+    masks = {index: mask.copy() for index, mask in workspace.masks.items()}
+    assert set(masks) == {0, 1}
+    for index, rate in ((0, 0.5), (1, 0.3)):  # survivors scaled by 1/(1 - rate), the rest 0
+        assert set(np.unique(masks[index])) <= {0.0, 1.0 / (1.0 - rate)}
+    net.backprop(net.loss.targets(y, 3, np.float64), workspace)
+    numeric = reference.numeric_gradients(net.params, ["tanh", "relu", "softmax"], "cross_entropy",
+                                          X, y, masks=masks)
+    for index, want in enumerate(numeric):
+        np.testing.assert_allclose(net._grads[index]["W"], want["W"], rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(net._grads[index]["b"], want["b"], rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_drops_the_requested_fraction_and_keeps_the_mean():
+    spec = {"layers": [{"units": 400, "activation": "relu", "dropout": 0.25},
+                       {"units": 2, "activation": "softmax"}], "loss": "cross_entropy"}
+    net = Network.from_spec(spec, input_size=3, seed=0)
+    workspace = net.workspace(500)
+    workspace.x[...] = 1.0
+    net.feedforward(workspace.x, workspace, np.random.default_rng(0))
+    mask = workspace.masks[0]
+    assert np.mean(mask == 0.0) == pytest.approx(0.25, abs=0.01)
+    assert np.mean(mask) == pytest.approx(1.0, abs=0.02)
+    net.feedforward(workspace.x, workspace)  # inference: no mask at all
+    assert workspace.masks == {}
