@@ -82,16 +82,19 @@ def test_an_admin_key_sees_and_uses_everything(secure_client, keys, owned_models
 
 
 def test_latest_means_the_callers_newest_model(secure_client, keys, owned_models):
-    alice, bob = owned_models["alice"], owned_models["bob"]  # bob's was trained after alice's
-    for name, own in [("alice", alice), ("bob", bob)]:
+    """Bob's model is newer than alice's, yet alice's `latest` is her own newest."""
+    for name in ("alice", "bob"):
         headers = keys[name].headers
-        assert secure_client.get("/v1/models/latest", headers=headers).get_json()["id"] == \
-            own.model_id
+        newest_own = secure_client.get("/v1/models", headers=headers).get_json()[0]
+        assert newest_own["owner"] == name
+        assert secure_client.get("/v1/models/latest", headers=headers).get_json() == newest_own
         predicted = secure_client.post("/v1/models/latest/predict", json=XOR_INPUTS,
                                        headers=headers)
-        assert predicted.get_json()["model_id"] == own.model_id
+        assert predicted.get_json()["model_id"] == newest_own["id"]
         assert secure_client.get("/v2/models/latest", headers=headers).get_json()["name"] == \
-            own.model_id
+            newest_own["id"]
+    alice_latest = secure_client.get("/v1/models/latest", headers=keys["alice"].headers)
+    assert alice_latest.get_json()["id"] != owned_models["bob"].model_id
 
 
 @pytest.mark.parametrize("owner", ["alice", "bob"])
