@@ -148,6 +148,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
     order = rng.permutation(n) if config["shuffle"] else None
     loss_sum, correct = 0.0, 0
     run.epoch_complete = False
+    seen_before = state.samples_seen
     for batch, start in enumerate(range(0, n, batch_size), start=1):
         stop = min(start + batch_size, n)
         workspace = network.workspace(stop - start)
@@ -172,6 +173,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
             if state.stop_requested and stop < n:
                 return None
     run.epoch_complete = True
+    state.batch, state.samples_seen = state.batches, seen_before + n  # also without batch hooks
     seconds = time.perf_counter() - started
     return {"epoch": epoch_index + 1, "loss": loss_sum / n, "accuracy": correct / n,
             "val_loss": None, "val_accuracy": None, "learning_rate": optimizer.learning_rate,

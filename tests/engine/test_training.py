@@ -271,3 +271,17 @@ def test_predictions_from_many_threads_at_once_are_correct():
         results = list(pool.map(lambda rows: net.predict_proba(X[rows]), chunks))
     for rows, result in zip(chunks, results, strict=True):
         np.testing.assert_array_equal(result, expected[rows])
+
+
+def test_epoch_hooks_alone_see_progress_counters():
+    class EpochOnly(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, state):
+            self.seen.append((state.epoch, state.batch, state.batches, state.samples_seen))
+
+    X, y = _data()
+    callback = EpochOnly()
+    _net().fit(X, y, epochs=2, batch_size=64, callbacks=[callback])
+    assert callback.seen == [(1, 5, 5, 300), (2, 5, 5, 600)]
