@@ -30,13 +30,13 @@ class CapturedLines:
 
 @pytest.fixture
 def json_logs():
-    """Every record at INFO and above, through the handler production uses."""
+    """Every record (DEBUG and above), through the handler production uses."""
     stream = io.StringIO()
     handler = make_handler(stream, fmt="json")
     root = logging.getLogger()
     previous = root.level
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG)
     yield CapturedLines(stream)
     root.removeHandler(handler)
     root.setLevel(previous)

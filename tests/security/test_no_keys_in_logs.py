@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import logging
 
 import httpx
-import pytest
 
 from api.auth import generate_key, hash_key
 from tests.api.conftest import XOR_SPEC, GunicornServer
+from tests.observability.conftest import json_logs
 from tests.security.conftest import keyed_config
-from worker.logs import make_handler
+
+__all__ = ["json_logs"]  # the log-capture fixture of the observability suite
 
 
 def secrets_of(keys) -> list[str]:
@@ -32,21 +32,7 @@ def exercise(request, keys, wrong_key):
     request("GET", "/v2/models/latest", headers={"Authorization": f"Bearer {wrong_key}"})
 
 
-@pytest.fixture
-def captured_logs():
-    """Every record from every logger, as the JSON lines production writes."""
-    stream = io.StringIO()
-    handler = make_handler(stream, fmt="json")
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
-
-
-def test_keys_never_reach_the_app_logs(secure_client, keys, captured_logs, caplog):
+def test_keys_never_reach_the_app_logs(secure_client, keys, json_logs, caplog):
     caplog.set_level(logging.DEBUG)
     wrong_key = generate_key()
 
@@ -54,7 +40,7 @@ def test_keys_never_reach_the_app_logs(secure_client, keys, captured_logs, caplo
         return secure_client.open(path, method=method, **kwargs)
 
     exercise(request, keys, wrong_key)
-    text = captured_logs.getvalue() + caplog.text
+    text = json_logs.stream.getvalue() + caplog.text
     assert text.count('"logger": "mlpq.access"') >= 9  # the requests were logged...
     for secret in [*secrets_of(keys), wrong_key]:
         assert secret not in text  # ...without any key
