@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
+from tests.service_fixtures import wait_until
 from worker.celery_app import configure
 from worker.config import Settings
 from worker.ids import new_id
@@ -123,10 +124,15 @@ def test_worker_lines_about_a_job_carry_its_id(client, celery_worker):
     job = submit(client, {**XOR_SPEC, "name": "logged-job"})
     done = wait_for_job(client, job["id"], timeout=120)
     assert done["status"] == "succeeded"
-    time.sleep(0.5)  # the task's last lines are written just after the job is recorded
-    lines = worker_lines(celery_worker)
-    mentioning = [line for line in lines if job["id"] in json.dumps(
-        {key: value for key, value in line.items() if key != "job_id"})]
+
+    def about_the_job():
+        return [line for line in worker_lines(celery_worker) if job["id"] in json.dumps(
+            {key: value for key, value in line.items() if key != "job_id"})]
+
+    # Celery logs "succeeded" once the task returns, just after the job is recorded.
+    wait_until(lambda: any("succeeded" in line["message"] for line in about_the_job()),
+               timeout=30, message="the task's success line")
+    lines, mentioning = worker_lines(celery_worker), about_the_job()
     messages = [line["message"] for line in mentioning]
     assert any("received" in message for message in messages), messages
     assert any("succeeded" in message for message in messages), messages
