@@ -122,7 +122,10 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     checkpoint = artifacts.load_checkpoint(job_id)
     if checkpoint is not None:
         logger.info("job %s: resuming after epoch %s", job_id, checkpoint["epoch"])
-        retry_redis(lambda: store.replace_metrics(job_id, checkpoint["history"]))
+    # The record's metrics become exactly the epochs this attempt starts from: an attempt that
+    # died before its first checkpoint leaves entries for epochs that are about to be redone.
+    history = checkpoint["history"] if checkpoint is not None else []
+    retry_redis(lambda: store.replace_metrics(job_id, history))
     callback = JobCallback(store, artifacts, job_id, token, keeper,
                            progress_interval=settings.progress_interval,
                            checkpoint_seconds=settings.checkpoint_seconds)

@@ -1,0 +1,113 @@
+"""kill -9 of the worker's whole process group, ten times, while one job trains across epochs."""
+
+import random
+import statistics
+import time
+
+import pytest
+
+from tests.faults.conftest import (
+    TERMINAL,
+    JobSampler,
+    event_log,
+    mnist_spec,
+    recovery_after,
+    status_events,
+)
+from tests.service_fixtures import FAST_SETTINGS, wait_until
+from worker.ids import model_id_for_job
+
+KILLS = 10
+EPOCHS = 24  # about 1.5 epochs are trained between kills, so the job outlives the tenth
+CHECKPOINT_SECONDS = float(FAST_SETTINGS["MLPQ_CHECKPOINT_SECONDS"])
+
+
+@pytest.mark.slow
+def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service):
+    service = isolated_service
+    rng = random.Random(6)
+    worker = service.start_worker()
+    job_id = service.submit(mnist_spec(EPOCHS), dataset="mnist", name="kill-loop")
+    kills = []  # (killed_at, metrics before the kill, checkpoint epoch on disk)
+    with JobSampler(service.jobs, job_id) as sampler:
+        recorded = 0  # epochs on record when the previous worker died
+        for attempt in range(1, KILLS + 1):
+            # This attempt has recorded an epoch the dead one had not (so it is training),
+            # then a random point inside its next epoch.
+            job = wait_until(lambda a=attempt, r=recorded: _trained_beyond(service.jobs.get(job_id), a, r),
+                             timeout=90, message=f"attempt {attempt} to record a new epoch")
+            time.sleep(rng.uniform(0.0, 0.9) * job["metrics"][-1]["seconds"])
+            before = service.jobs.get(job_id)
+            assert len(before["metrics"]) < EPOCHS - 1, "the job outran the kills: lengthen it"
+            worker.kill()  # SIGKILL to the process group: no ack, no cleanup, lease left to lapse
+            killed_at = time.time()
+            checkpoint = service.artifacts.load_checkpoint(job_id)
+            kills.append((killed_at, before["metrics"], checkpoint["epoch"] if checkpoint else 0))
+            recorded = len(before["metrics"])
+            worker = service.start_worker()
+        job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
+                         timeout=120, message="the job to finish after the last kill")
+
+    assert job["status"] == "succeeded", job["error"]
+    # Every epoch exactly once, in order, and the epochs before each checkpoint were not redone.
+    assert [entry["epoch"] for entry in job["metrics"]] == list(range(1, EPOCHS + 1))
+    for number, (_at, metrics_before, checkpointed) in enumerate(kills, 1):
+        assert job["metrics"][:checkpointed] == metrics_before[:checkpointed], f"kill {number}"
+        lost = metrics_before[checkpointed:]
+        # Only epochs finished since the last checkpoint can be lost, and checkpoints come
+        # every MLPQ_CHECKPOINT_SECONDS, so the lost epochs took less than that in all.
+        assert sum(entry["seconds"] for entry in lost) < CHECKPOINT_SECONDS, (number, lost)
+    kill_epochs = [len(metrics) for _at, metrics, _c in kills]
+    assert kill_epochs == sorted(set(kill_epochs)), f"each kill lands on a later epoch: {kill_epochs}"
+
+    # What a poller saw: recorded epochs never shrink by more than the lost epochs, the
+    # progress epoch never goes back by more than the one being trained, never stuck running.
+    allowed_loss = max(len(m) - c for _at, m, c in kills)
+    for earlier, later in zip(sampler.samples, sampler.samples[1:], strict=False):
+        assert later.metrics >= earlier.metrics - allowed_loss, (earlier, later)
+        assert later.epoch >= earlier.epoch - 1 - allowed_loss, (earlier, later)
+
+    # Started once per kill plus once, one model, no checkpoint left behind.
+    events = event_log(service.jobs, job_id)
+    statuses = status_events(events)
+    assert statuses.count("running") == job["attempts"] == KILLS + 1, statuses
+    assert statuses[-1] == "succeeded" and statuses.count("succeeded") == 1
+    assert [model["id"] for model in service.artifacts.list_models()] == [model_id_for_job(job_id)]
+    model = service.artifacts.get_model(job["model_id"])
+    assert model["metrics"] == job["metrics"]
+    assert not service.artifacts.checkpoint_dir(job_id).exists()
+
+    recoveries = [recovery_after(events, killed_at) for killed_at, _m, _c in kills]
+    training = [r.training for r in recoveries]
+    print(f"\nrecovery after kill -9 (kill -> training batches again), {KILLS} kills: "
+          f"median {statistics.median(training):.2f} s, max {max(training):.2f} s; "
+          f"kill -> started again: median {statistics.median(r.restarted for r in recoveries):.2f} s; "
+          f"killed at epochs {kill_epochs}")
+
+
+
+
+def _trained_beyond(job, attempt, recorded):
+    """The job once its `attempt`-th start is running and has more than `recorded` epochs."""
+    if job["status"] == "running" and job["attempts"] == attempt and len(job["metrics"]) > recorded:
+        return job
+    return None
+
+
+def test_an_attempt_that_died_before_its_first_checkpoint_leaves_no_stale_epochs(isolated_service):
+    """Regression: the next attempt starts from scratch, and used to append its epoch 1 after
+    the dead attempt's, so pollers saw epochs [1, 1, 2, ...] until the job ended."""
+    service = isolated_service
+    job = service.jobs.create(name="died-early", dataset="mnist", spec=mnist_spec(3))
+    assert service.jobs.acquire_lease(job["id"], "dead-worker", 0.5)
+    service.jobs.mark_running(job["id"], lease_token="dead-worker")
+    service.jobs.append_metrics(job["id"], {"epoch": 1, "loss": 9.0}, lease_token="dead-worker")
+    service.start_worker()  # its sweeper requeues the job once the lease has lapsed
+    seen = []
+    while (current := service.jobs.get(job["id"]))["status"] not in TERMINAL:
+        seen.append([entry["epoch"] for entry in current["metrics"]])
+        time.sleep(0.02)
+    assert current["status"] == "succeeded", current["error"]
+    assert current["attempts"] == 2 and [e["epoch"] for e in current["metrics"]] == [1, 2, 3]
+    assert all(epochs == list(range(1, len(epochs) + 1)) for epochs in seen), seen
+    assert current["metrics"][0]["loss"] != 9.0
