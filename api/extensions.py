@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import flask_smorest
 import kombu.exceptions
+import marshmallow as ma
 import orjson
 import redis
 from flask import Request, current_app, g
@@ -119,6 +120,17 @@ class Services:
     api: flask_smorest.Api
 
 
+class ErrorSchema(flask_smorest.error_handler.ErrorSchema):
+    """The one error shape, as documented in OpenAPI; prediction errors also carry `type`."""
+
+    type = ma.fields.String(metadata={
+        "description": "stable error type to branch on, e.g. model_corrupt (prediction errors)"})
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+
 class LimitedBodyRequest(Request):
     """A chunked body (no Content-Length) longer than the limit gets 413 like any other.
 
@@ -142,7 +154,7 @@ def init_app(app):
     app.request_class = LimitedBodyRequest
     app.json = OrjsonProvider(app)
     app.url_map.converters.update(CONVERTERS)
-    api = flask_smorest.Api(app)
+    api = Api(app)
     api.ma_plugin.converter.add_attribute_function(named_variants_to_properties)
     for converter, schema in PARAMETER_SCHEMAS.items():
         api.register_converter(converter, lambda _converter, schema=schema: dict(schema))

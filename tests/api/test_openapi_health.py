@@ -32,7 +32,7 @@ def test_openapi_document_validates_and_lists_every_route(client, app):
             "/healthz", "/readyz"} <= set(spec["paths"])
 
     error_schema = spec["components"]["schemas"]["Error"]
-    assert set(error_schema["properties"]) == ERROR_FIELDS
+    assert set(error_schema["properties"]) == ERROR_FIELDS | {"type"}  # type: prediction errors
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             if method == "parameters":
