@@ -65,6 +65,7 @@ class PredictResponseSchema(ma.Schema):
 
 
 ERROR_RESPONSES = {
+    "400": "DEFAULT_ERROR",  # malformed JSON or an empty body
     "404": "NOT_FOUND",
     "409": "DEFAULT_ERROR",  # a job that has not succeeded, or a corrupt model
     "413": "DEFAULT_ERROR",  # too many inputs, body or image too large
