@@ -11,7 +11,7 @@ engine and stores it through the worker's ArtifactStore, starts
    inside the view) and client round trip, on the V2 binary path and the V1 / V2 JSON paths.
 3. Parsing the 1000x784 JSON body in-process: the standard library's json vs orjson.
 
-Usage: python bench/http.py [--duration 10] [--connections 1,8,32] [--workers 2]
+Usage: python bench/http.py [--duration 12] [--rounds 4] [--connections 1,8,32] [--workers 2]
 Targets (2-core machine): predict >= 70% of healthz req/s; p50 <= 3 ms at 1 client; 1000-input
 batch <= 20 ms server time on the binary path.
 """
@@ -113,6 +113,29 @@ def wrk(url: str, connections: int, duration: int, script: Path, body: Path | No
             "errors": errors, "requests": requests}
 
 
+def interleaved(targets: dict, connections: int, args, script: Path) -> dict:
+    """Each target for `duration` seconds in all, in `rounds` alternating slices.
+
+    Other work on a shared machine comes and goes; alternating the endpoints slice by slice
+    exposes them to the same conditions, and each ratio is taken within a round (the first
+    target, /healthz, is the baseline) before the median over rounds is reported.
+    """
+    slice_seconds = max(1, round(args.duration / args.rounds))
+    runs = {name: [] for name in targets}
+    for _ in range(args.rounds):
+        for name, target in targets.items():
+            runs[name].append(wrk(target[0], connections, slice_seconds, script, *target[1:]))
+    baseline = runs[next(iter(targets))]
+    return {name: {
+        "rps": statistics.median(run["rps"] for run in results),
+        "p50_ms": statistics.median(run["p50_ms"] for run in results),
+        "p99_ms": statistics.median(run["p99_ms"] for run in results),
+        "errors": sum(run["errors"] for run in results),
+        "ratio": statistics.median(run["rps"] / base["rps"]
+                                   for run, base in zip(results, baseline, strict=True)),
+    } for name, results in runs.items()}
+
+
 def single_sample_bodies(sample: np.ndarray, directory: Path) -> dict:
     """name -> (path, content type, header length) for one-sample V1 JSON and V2 binary."""
     v1 = directory / "v1.json"
@@ -189,7 +212,10 @@ def json_parse_times(samples: np.ndarray, repeats: int = 5) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=12,
+                        help="seconds per endpoint and concurrency, split over --rounds")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating slices per endpoint (medians are reported)")
     parser.add_argument("--connections", default="1,8,32")
     parser.add_argument("--workers", default=os.environ.get("MLPQ_WORKERS", "2"))
     parser.add_argument("--batch-repeats", type=int, default=15)
@@ -221,19 +247,15 @@ def main() -> None:
         for target in targets.values():  # warm every worker's cache and code paths
             wrk(target[0], 8, 2, script, *target[1:])
 
-        print(f"\nwrk, {args.duration:g} s per run, gunicorn {args.workers} workers (gthread), "
-              f"{os.cpu_count()} CPUs shared with wrk")
+        print(f"\nwrk, {args.duration} s per endpoint in {args.rounds} alternating slices (medians), "
+              f"gunicorn {args.workers} workers (gthread), {os.cpu_count()} CPUs shared with wrk")
         print(f"{'endpoint':18s} {'conns':>5s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
               f"{'errors':>6s} {'vs healthz':>10s}")
         for count in connections:
-            baseline = None
-            for name, target in targets.items():
-                result = wrk(target[0], count, args.duration, script, *target[1:])
-                baseline = baseline or result["rps"]
-                ratio = f"{result['rps'] / baseline:10.0%}"
+            for name, result in interleaved(targets, count, args, script).items():
                 errors = "(405)" if name == "POST body, 405" else str(result["errors"])
                 print(f"{name:18s} {count:5d} {result['rps']:9.0f} {result['p50_ms']:8.2f} "
-                      f"{result['p99_ms']:8.2f} {errors:>6s} {ratio}", flush=True)
+                      f"{result['p99_ms']:8.2f} {errors:>6s} {result['ratio']:10.0%}", flush=True)
 
         print(f"\none request of 1000 inputs (median of {args.batch_repeats}; server time from "
               "the Server-Timing header)")

@@ -13,10 +13,19 @@ from PIL import Image
 
 from engine import datasets
 from engine import load as load_network
-from tests.api.conftest import idle_client, idle_settings, make_app, submit, wait_for_job
+from tests.api.conftest import (
+    app,
+    client,
+    idle_client,
+    idle_settings,
+    make_app,
+    submit,
+    wait_for_job,
+)
 from worker.ids import new_id
 
-__all__ = ["idle_client", "idle_settings"]  # fixtures shared with the API suite
+# Fixtures shared with the API suite: `app` is a fresh app per test (so a fresh model cache).
+__all__ = ["app", "client", "idle_client", "idle_settings"]
 
 MNIST_JOB = {
     "name": "predict-suite-mnist",
@@ -56,17 +65,6 @@ def trained_model(worker_settings, _session_celery_worker, artifact_dir) -> Trai
     return TrainedModel(model_id=done["model_id"], job_id=job["id"], directory=directory,
                         accuracy=model["evaluation"]["accuracy"],
                         network=load_network(directory))
-
-
-@pytest.fixture
-def app(worker_settings):
-    """A fresh app (so a fresh model cache) on the session's services."""
-    return make_app(worker_settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture
