@@ -8,7 +8,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import httpx
 import pytest
 import redis
 
@@ -149,8 +148,3 @@ def api_env(service_env: dict[str, str], **overrides: str) -> dict[str, str]:
     return {**service_env, "MLPQ_WORKERS": "1", "MLPQ_THREADS": "8",
             "MLPQ_GRACEFUL_TIMEOUT": "3", "MLPQ_ACCESS_LOG": "", **overrides}
 
-
-def get_json(client: httpx.Client, path: str):
-    response = client.get(path)
-    assert response.status_code < 500 or response.status_code == 503, response.text
-    return response
