@@ -16,8 +16,8 @@ FORMATS = ("PNG", "JPEG")
 FIELD = 28  # MNIST's image side
 BOX = 20  # MNIST's digits were scaled to fit this box
 CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (row, column)
-# A JPEG is decoded at a reduced scale (free in the DCT) while its longer side stays above this:
-# the digit ends up 20 pixels tall, so detail beyond it is only decoding time.
+# Images are worked on at most this many pixels a side (a JPEG is even decoded at a reduced
+# scale, free in the DCT): the digit ends up 20 pixels tall, so more detail is only cost.
 DRAFT_SIDE = 1024
 # Pixels whose ink is below this fraction of the darkest stroke are left out of the bounding
 # box: JPEG ringing and paper texture, not the digit.
@@ -89,17 +89,27 @@ def decode_greyscale(data: bytes, limits: ImageLimits = ImageLimits()) -> np.nda
 
 
 def _greyscale(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> float32 luminance in [0, 255]; transparency is flattened."""
+    """Any Pillow mode -> float32 luminance in [0, 255], at most DRAFT_SIDE pixels a side.
+
+    Transparency is flattened. Shrinking happens on 8-bit pixels before the float copy, so a
+    12-megapixel PNG costs tens of megabytes, not hundreds, per request in flight.
+    """
     if image.mode.startswith("I;16"):
-        return np.asarray(image, dtype=np.float32) / 257.0
+        return np.asarray(_shrink(image.convert("I")), dtype=np.float32) / 257.0
     if image.mode in ("I", "F"):
-        pixels = np.asarray(image, dtype=np.float32)
+        pixels = np.asarray(_shrink(image), dtype=np.float32)
         return pixels / 257.0 if pixels.max(initial=0) > 255 else pixels
     if image.has_transparency_data:
-        return _flatten_alpha(np.asarray(image.convert("RGBA"), dtype=np.float32))
+        return _flatten_alpha(np.asarray(_shrink(image.convert("RGBA")), dtype=np.float32))
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    return np.asarray(_shrink(image.convert("L")), dtype=np.float32)
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """Box-average by a whole factor until the longer side is at most DRAFT_SIDE."""
+    factor = -(-max(image.size) // DRAFT_SIDE)
+    return image.reduce(factor) if factor > 1 else image
 
 
 def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:

@@ -115,6 +115,22 @@ def test_exif_orientation_is_applied(mnist_test):
                                preprocess_image(reference.getvalue()), atol=0.08)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "I;16"])
+def test_a_large_png_is_shrunk_before_the_float_copy(mode):
+    page = Image.new("L", (4000, 3000), 230)
+    page.paste(Image.new("L", (300, 1500), 20), (2500, 900))
+    if mode == "I;16":
+        page = Image.fromarray(np.asarray(page, dtype=np.uint16) * 257)
+    else:
+        page = page.convert(mode)
+    buffer = io.BytesIO()
+    page.save(buffer, "PNG")
+    grey = decode_greyscale(buffer.getvalue())
+    assert grey.shape == (750, 1000) and grey.dtype == np.float32
+    assert grey.max() == pytest.approx(230, abs=1) and grey.min() == pytest.approx(20, abs=1)
+    assert ink_box(to_mnist(grey))[0] == 20
+
+
 def test_a_large_jpeg_photo_decodes_at_reduced_scale_quickly():
     page = Image.new("L", (4000, 3000), 235)
     page.paste(Image.new("L", (400, 1600), 30), (1800, 700))  # a dark "1" on light paper
