@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.datasets import DATASETS
 from engine.serialization import ModelFileError, load, read_manifest
+from worker.ids import validate_id
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.npz"
@@ -129,10 +130,13 @@ class ModelCache:
         self._entries: OrderedDict[str, LoadedModel | _Broken] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._models_root = str(artifacts.models_root)
 
     def get(self, model_id: str) -> LoadedModel:
         """The model, loading it on a miss; raises ModelNotFound or ModelCorrupt."""
-        model_dir = self.artifacts.model_dir(model_id)  # ValueError on a malformed id
+        # <root>/models/<id> (ArtifactStore's layout) as a plain string: pathlib would cost
+        # more than the two stat calls it leads to.
+        model_dir = f"{self._models_root}{os.sep}{validate_id(model_id, 'model id')}"
         stamp = self._stamp(model_id, model_dir)
         with self._lock:
             entry = self._lookup(model_id, stamp)
@@ -146,10 +150,13 @@ class ModelCache:
             with self._lock:
                 entry = self._lookup(model_id, stamp)
             if entry is None:
-                entry = self._load(model_id, model_dir, stamp)
+                try:
+                    entry = self._load(model_id, model_dir, stamp)
+                finally:
+                    with self._lock:
+                        self._loading.pop(model_id, None)
                 with self._lock:
                     self._store(model_id, entry)
-                    self._loading.pop(model_id, None)
         return _unwrap(entry)
 
     def discard(self, model_id: str) -> None:

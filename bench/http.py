@@ -97,8 +97,36 @@ def start_gunicorn(env: dict, log_path: Path) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not answer /healthz:\n" + log_path.read_text()[-3000:])
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (from /proc/<pid>/stat)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return total
+
+
+def server_pids(master: int) -> list[int]:
+    """gunicorn's master and its workers."""
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (FileNotFoundError, ValueError, IndexError):
+            continue
+    return pids
+
+
 def wrk(url: str, connections: int, duration: int, script: Path, body: Path | None = None,
-        content_type: str = "", header_length: int | None = None) -> dict:
+        content_type: str = "", header_length: int | None = None, server: int | None = None):
+    """One wrk run; with `server` (gunicorn's pid) also the server's CPU time per request."""
     env = dict(os.environ)
     if body is not None:
         env.update(BENCH_BODY=str(body), BENCH_CONTENT_TYPE=content_type)
@@ -106,33 +134,44 @@ def wrk(url: str, connections: int, duration: int, script: Path, body: Path | No
             env["BENCH_HEADER_LENGTH"] = str(header_length)
     command = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections),
                "-d", f"{duration}s", "--timeout", "10s", "-s", str(script), url]
+    pids = server_pids(server) if server else []
+    cpu_before = cpu_seconds(pids)
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    server_cpu = cpu_seconds(pids) - cpu_before
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     requests, micros, p50, p99, errors = map(int, line.split()[1:])
     return {"rps": requests / (micros / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-            "errors": errors, "requests": requests}
+            "errors": errors, "requests": requests,
+            "cpu_us": server_cpu / max(requests, 1) * 1e6}
 
 
-def interleaved(targets: dict, connections: int, args, script: Path) -> dict:
+def interleaved(targets: dict, connections: int, args, script: Path, server: int) -> dict:
     """Each target for `duration` seconds in all, in `rounds` alternating slices.
 
     Other work on a shared machine comes and goes; alternating the endpoints slice by slice
     exposes them to the same conditions, and each ratio is taken within a round (the first
-    target, /healthz, is the baseline) before the median over rounds is reported.
+    target, /healthz, is the baseline) before the median over rounds is reported. The
+    server's CPU time per request does not depend on who else uses the cores, so its ratio
+    ("capacity") is the steadier figure on a busy machine.
     """
     slice_seconds = max(1, round(args.duration / args.rounds))
     runs = {name: [] for name in targets}
     for _ in range(args.rounds):
         for name, target in targets.items():
-            runs[name].append(wrk(target[0], connections, slice_seconds, script, *target[1:]))
+            runs[name].append(wrk(target[0], connections, slice_seconds, script, *target[1:],
+                                  server=server))
     baseline = runs[next(iter(targets))]
+
+    def median(results, key):
+        return statistics.median(run[key] for run in results)
+
     return {name: {
-        "rps": statistics.median(run["rps"] for run in results),
-        "p50_ms": statistics.median(run["p50_ms"] for run in results),
-        "p99_ms": statistics.median(run["p99_ms"] for run in results),
+        "rps": median(results, "rps"), "p50_ms": median(results, "p50_ms"),
+        "p99_ms": median(results, "p99_ms"), "cpu_us": median(results, "cpu_us"),
         "errors": sum(run["errors"] for run in results),
         "ratio": statistics.median(run["rps"] / base["rps"]
                                    for run, base in zip(results, baseline, strict=True)),
+        "capacity": median(baseline, "cpu_us") / median(results, "cpu_us"),
     } for name, results in runs.items()}
 
 
@@ -249,13 +288,16 @@ def main() -> None:
 
         print(f"\nwrk, {args.duration} s per endpoint in {args.rounds} alternating slices (medians), "
               f"gunicorn {args.workers} workers (gthread), {os.cpu_count()} CPUs shared with wrk")
-        print(f"{'endpoint':18s} {'conns':>5s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} "
-              f"{'errors':>6s} {'vs healthz':>10s}")
+        print("(vs healthz: req/s ratio; server CPU: gunicorn's CPU time per request; capacity: "
+              "healthz's server CPU per request / this one's)")
+        print(f"{'endpoint':16s} {'conns':>5s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} "
+              f"{'errors':>6s} {'vs healthz':>10s} {'server CPU':>10s} {'capacity':>8s}")
         for count in connections:
-            for name, result in interleaved(targets, count, args, script).items():
+            for name, result in interleaved(targets, count, args, script, gunicorn.pid).items():
                 errors = "(405)" if name == "POST body, 405" else str(result["errors"])
-                print(f"{name:18s} {count:5d} {result['rps']:9.0f} {result['p50_ms']:8.2f} "
-                      f"{result['p99_ms']:8.2f} {errors:>6s} {result['ratio']:10.0%}", flush=True)
+                print(f"{name:16s} {count:5d} {result['rps']:7.0f} {result['p50_ms']:7.2f} "
+                      f"{result['p99_ms']:7.2f} {errors:>6s} {result['ratio']:10.0%} "
+                      f"{result['cpu_us']:7.0f} us {result['capacity']:8.0%}", flush=True)
 
         print(f"\none request of 1000 inputs (median of {args.batch_repeats}; server time from "
               "the Server-Timing header)")
