@@ -48,6 +48,38 @@ def engine_trainer(X, y, optimizer):
     return epoch
 
 
+def bare_numpy_trainer(X, y):
+    """The floor for any NumPy engine: a hand-written SGD loop with no callbacks, no metrics,
+    no checks (only for --optimizer sgd)."""
+    rng = np.random.default_rng(0)
+    weights = [(rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / fan_in)).astype(np.float32)
+               for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:], strict=True)]
+    biases = [np.zeros(fan_out, np.float32) for fan_out in SIZES[1:]]
+    rate = np.float32(LEARNING_RATES["sgd"])
+
+    def epoch(seed):
+        order = np.random.default_rng(seed).permutation(len(X))
+        for start in range(0, len(X), BATCH_SIZE):
+            rows = order[start:start + BATCH_SIZE]
+            x, labels = X[rows], y[rows]
+            h1 = np.maximum(x @ weights[0] + biases[0], 0)
+            h2 = np.maximum(h1 @ weights[1] + biases[1], 0)
+            z = h2 @ weights[2] + biases[2]
+            p = np.exp(z - z.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            p[np.arange(len(rows)), labels] -= 1
+            p /= len(rows)
+            g2 = (p @ weights[2].T) * (h2 > 0)
+            g1 = (g2 @ weights[1].T) * (h1 > 0)
+            for layer, a, delta in ((2, h2, p), (1, h1, g2), (0, x, g1)):
+                weights[layer] -= rate * (a.T @ delta)
+                biases[layer] -= rate * delta.sum(0)
+        return None
+
+    epoch(0)
+    return epoch
+
+
 def torch_trainer(X, y, optimizer, threads):
     """The same with PyTorch: nn.Sequential, the same optimizer, float32, the same loop work."""
     import torch
@@ -151,8 +183,11 @@ def measure(optimizer, repeats, with_sklearn, threads=None):
                                                        "num_threads", "filepath")} for info in blas],
               "variables": {name: os.environ.get(name) for name in BLAS_VARIABLES},
               "peak_gflops": peak, "threads": threads}
-    timed = interleaved({"engine": engine_trainer(X, y, optimizer),
-                         "torch": torch_trainer(X, y, optimizer, threads)}, repeats)
+    trainers = {"engine": engine_trainer(X, y, optimizer),
+                "torch": torch_trainer(X, y, optimizer, threads)}
+    if optimizer == "sgd":
+        trainers["bare_numpy"] = bare_numpy_trainer(X, y)
+    timed = interleaved(trainers, repeats)
     for name, (times, accuracy) in timed.items():
         result[name], result[f"{name}_accuracy"] = times, accuracy
     result["peak_gflops_after"] = matmul_peak()
@@ -177,6 +212,11 @@ def report(title, result):
           f"train acc {result['engine_accuracy']:.4f}")
     print(f"   torch  : {torch_s:.3f} s/epoch (runs {_runs(result['torch'])}) "
           f"train acc {result['torch_accuracy']:.4f}, {result['threads']} threads")
+    if "bare_numpy" in result:
+        bare_s = statistics.median(result["bare_numpy"])
+        print(f"   bare NumPy SGD loop: {bare_s:.3f} s/epoch (runs {_runs(result['bare_numpy'])}); "
+              f"engine overhead over it {engine_s / bare_s - 1:+.1%}, "
+              f"bare loop speed / torch speed {torch_s / bare_s:.2f}x")
     print(f"   engine speed / torch speed: {torch_s / engine_s:.2f}x median, "
           f"{min(result['torch']) / min(result['engine']):.2f}x best epoch against best epoch")
     if "sklearn" in result:

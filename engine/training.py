@@ -90,7 +90,9 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
     if resume_from is not None:
         config = {**resume_from["training_config"], **config}
     config = validate_training_config(config, has_validation_data=validation_data is not None)
-    X, y = _as_training_data(network, X, y)
+    # the training set's values are checked only if the loss turns non-finite (see run_epoch):
+    # a pass over all of X would cost a few percent of an epoch
+    X, y = _as_training_data(network, X, y, check_finite=False)
     (X, y), validation = _split(network, X, y, config["validation_split"], validation_data)
     run = Run(network, config)
     if resume_from is not None:
@@ -161,6 +163,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
         output = network.feedforward(x, workspace, rng)
         loss = network.loss.value(workspace.z[-1], output, batch_targets)
         if not math.isfinite(loss):
+            _check_finite(X)  # bad data is a ValueError naming rows, not a training failure
             raise TrainingError(f"non-finite loss at epoch {epoch_index + 1}, batch {batch}",
                                 epoch=epoch_index + 1, batch=batch)
         loss_sum += loss * (stop - start)
@@ -206,15 +209,22 @@ def _call(hooks, state):
         hook(state)
 
 
-def _as_training_data(network, X, y):
+def _as_training_data(network, X, y, check_finite=True):
     X = network._check_inputs(X)
     y = network._check_labels(y, len(X))
     X = np.ascontiguousarray(X, dtype=network.dtype)  # the one conversion of the whole set
-    # one cheap pass: a finite sum proves every value finite; only a non-finite sum (NaN, inf,
-    # or finite values overflowing the sum) pays for the exact check
-    if not np.isfinite(np.add.reduce(X, axis=None)) and not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
+    if check_finite:
+        _check_finite(X)
     return X, y
+
+
+def _check_finite(X):
+    # a finite sum proves every value finite; only a non-finite sum (NaN, inf, or finite
+    # values overflowing the sum) pays for the exact check
+    if not np.isfinite(np.add.reduce(X, axis=None)) and not np.isfinite(X).all():
+        rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise ValueError(f"X contains NaN or infinite values (rows {rows[:5].tolist()}"
+                         f"{' ...' if len(rows) > 5 else ''})")
 
 
 def _split(network, X, y, validation_split, validation_data):

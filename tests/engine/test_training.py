@@ -224,7 +224,7 @@ def test_bad_training_config_and_data_are_clear_errors():
         _net().fit(X, y + 1)
     bad = X.copy()
     bad[3, 1] = np.inf
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(rows \[3\]\)"):
         _net().fit(bad, y)
 
 
@@ -285,3 +285,13 @@ def test_epoch_hooks_alone_see_progress_counters():
     callback = EpochOnly()
     _net().fit(X, y, epochs=2, batch_size=64, callbacks=[callback])
     assert callback.seen == [(1, 5, 5, 300), (2, 5, 5, 600)]
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_a_value_error_naming_rows(bad_value):
+    X, y = _data()
+    X[250, 2] = bad_value
+    with pytest.raises(ValueError, match=r"rows \[250\]"):
+        _net().fit(X, y, epochs=2, batch_size=32)
+    with pytest.raises(ValueError, match=r"rows \[250\]"):
+        _net().fit(X[:200], y[:200], epochs=1, validation_data=(X, y))
