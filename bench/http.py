@@ -100,16 +100,16 @@ def start_gunicorn(env: dict, log_path: Path) -> subprocess.Popen:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time used so far by these processes (from /proc/<pid>/stat)."""
-    total = 0.0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """pid -> user + system CPU time used so far (from /proc/<pid>/stat)."""
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-    return total
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return seconds
 
 
 def server_pids(master: int) -> list[int]:
@@ -134,15 +134,16 @@ def wrk(url: str, connections: int, duration: int, script: Path, body: Path | No
             env["BENCH_HEADER_LENGTH"] = str(header_length)
     command = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections),
                "-d", f"{duration}s", "--timeout", "10s", "-s", str(script), url]
-    pids = server_pids(server) if server else []
-    cpu_before = cpu_seconds(pids)
+    before = cpu_seconds(server_pids(server)) if server else {}
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    server_cpu = cpu_seconds(pids) - cpu_before
+    after = cpu_seconds(server_pids(server)) if server else {}
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     requests, micros, p50, p99, errors = map(int, line.split()[1:])
+    # gunicorn recycles a worker after max_requests: its CPU time then cannot be counted.
+    cpu_us = (sum(after.values()) - sum(before.values())) / max(requests, 1) * 1e6 \
+        if server and before.keys() == after.keys() else None
     return {"rps": requests / (micros / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-            "errors": errors, "requests": requests,
-            "cpu_us": server_cpu / max(requests, 1) * 1e6}
+            "errors": errors, "requests": requests, "cpu_us": cpu_us}
 
 
 def interleaved(targets: dict, connections: int, args, script: Path, server: int) -> dict:
@@ -163,7 +164,8 @@ def interleaved(targets: dict, connections: int, args, script: Path, server: int
     baseline = runs[next(iter(targets))]
 
     def median(results, key):
-        return statistics.median(run[key] for run in results)
+        values = [run[key] for run in results if run[key] is not None]
+        return statistics.median(values) if values else float("nan")
 
     return {name: {
         "rps": median(results, "rps"), "p50_ms": median(results, "p50_ms"),
