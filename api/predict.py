@@ -113,7 +113,7 @@ def query_arguments() -> dict:
     single-sample inference, and most requests have no query string, so they take the
     defaults as they are. Unknown parameters are ignored, as webargs does for queries.
     """
-    if not request.args:
+    if not request.query_string:
         return DEFAULT_ARGS
     try:
         return ARGS_SCHEMA.load(request.args, unknown=ma.EXCLUDE)
