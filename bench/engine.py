@@ -118,14 +118,22 @@ def torch_trainer(X, y, optimizer, threads):
 
 def interleaved(trainers, repeats):
     """Time one epoch of each trainer in turn, `repeats` times, so that load from other
-    processes hits every library alike; returns {name: ([seconds...], last accuracy)}."""
-    results = {name: ([], None) for name in trainers}
+    processes hits every library alike, with a matmul-peak sample in each round.
+
+    Returns {name: {"wall": [s...], "cpu": [s...], "accuracy": last}} and the best peak sample
+    as (wall GFLOP/s, CPU GFLOP/s). CPU time (this process, all threads) excludes the time the
+    process waited for a core, so with one thread it is the load-proof figure."""
+    results = {name: {"wall": [], "cpu": [], "accuracy": None} for name in trainers}
+    peaks = []
     for repeat in range(repeats):
+        peaks.append(matmul_peak())
         for name, trainer in trainers.items():
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             accuracy = trainer(repeat)
-            results[name] = (results[name][0] + [time.perf_counter() - started], accuracy)
-    return results
+            results[name]["wall"].append(time.perf_counter() - wall)
+            results[name]["cpu"].append(time.process_time() - cpu)
+            results[name]["accuracy"] = accuracy
+    return results, (max(p[0] for p in peaks), max(p[1] for p in peaks))
 
 
 def sklearn_epoch(X, y, optimizer):
@@ -138,26 +146,28 @@ def sklearn_epoch(X, y, optimizer):
                           random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         model.fit(X, y)
-        return [time.perf_counter() - started]
+        return {"wall": [time.perf_counter() - wall], "cpu": [time.process_time() - cpu],
+                "accuracy": None}
 
 
-def matmul_peak(size=2048, repeats=5):
-    """Best float32 GFLOP/s of a size³ matrix product (the machine's practical sgemm peak)."""
+def matmul_peak(size=2048, repeats=3):
+    """Best float32 GFLOP/s of a size³ matrix product (the machine's practical sgemm peak),
+    by wall-clock and by CPU time."""
     rng = np.random.default_rng(0)
     a = rng.random((size, size), dtype=np.float32)
     b = rng.random((size, size), dtype=np.float32)
     out = np.empty_like(a)
     np.matmul(a, b, out=out)
-    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
-    return 2 * size ** 3 / best / 1e9
-
-
-def _timed(function):
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        np.matmul(a, b, out=out)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    flops = 2 * size ** 3 / 1e9
+    return flops / min(walls), flops / min(cpus)
 
 
 def training_flops(samples):
@@ -178,56 +188,57 @@ def measure(optimizer, repeats, with_sklearn, threads=None):
     X = np.ascontiguousarray(X, dtype=np.float32)
     blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
     threads = blas[0]["num_threads"] if blas else os.cpu_count()
-    peak = matmul_peak()
-    result = {"blas": [{key: info.get(key) for key in ("internal_api", "version", "architecture",
-                                                       "num_threads", "filepath")} for info in blas],
-              "variables": {name: os.environ.get(name) for name in BLAS_VARIABLES},
-              "peak_gflops": peak, "threads": threads}
     trainers = {"engine": engine_trainer(X, y, optimizer),
                 "torch": torch_trainer(X, y, optimizer, threads)}
     if optimizer == "sgd":
-        trainers["bare_numpy"] = bare_numpy_trainer(X, y)
-    timed = interleaved(trainers, repeats)
-    for name, (times, accuracy) in timed.items():
-        result[name], result[f"{name}_accuracy"] = times, accuracy
-    result["peak_gflops_after"] = matmul_peak()
+        trainers["bare NumPy loop"] = bare_numpy_trainer(X, y)
+    timings, peak = interleaved(trainers, repeats)
     if with_sklearn:
-        result["sklearn"] = sklearn_epoch(X, y, optimizer)
-    return result
+        timings["scikit-learn"] = sklearn_epoch(X, y, optimizer)
+    return {"blas": [{key: info.get(key) for key in ("internal_api", "version", "architecture",
+                                                     "num_threads")} for info in blas],
+            "variables": {name: os.environ.get(name) for name in BLAS_VARIABLES},
+            "threads": threads, "peak": peak, "timings": timings,
+            "load_average": os.getloadavg()}
 
 
 def report(title, result):
-    engine_s = statistics.median(result["engine"])
-    torch_s = statistics.median(result["torch"])
-    model_flops, executed_flops = training_flops(60000)
-    peak = max(result["peak_gflops"], result["peak_gflops_after"])
+    timings, threads = result["timings"], result["threads"]
+    peak_wall, peak_cpu = result["peak"]
     print(f"\n== {title}")
     for name in BLAS_VARIABLES:
         print(f"   {name}={result['variables'][name]}")
     for info in result["blas"]:
         print(f"   BLAS: {info['internal_api']} {info['version']} kernel={info['architecture']} "
               f"threads={info['num_threads']}")
-    print(f"   float32 matmul peak (2048³ sgemm): {peak:.1f} GFLOP/s")
-    print(f"   engine : {engine_s:.3f} s/epoch (runs {_runs(result['engine'])}) "
-          f"train acc {result['engine_accuracy']:.4f}")
-    print(f"   torch  : {torch_s:.3f} s/epoch (runs {_runs(result['torch'])}) "
-          f"train acc {result['torch_accuracy']:.4f}, {result['threads']} threads")
-    if "bare_numpy" in result:
-        bare_s = statistics.median(result["bare_numpy"])
-        print(f"   bare NumPy SGD loop: {bare_s:.3f} s/epoch (runs {_runs(result['bare_numpy'])}); "
-              f"engine overhead over it {engine_s / bare_s - 1:+.1%}, "
-              f"bare loop speed / torch speed {torch_s / bare_s:.2f}x")
-    print(f"   engine speed / torch speed: {torch_s / engine_s:.2f}x median, "
-          f"{min(result['torch']) / min(result['engine']):.2f}x best epoch against best epoch")
-    if "sklearn" in result:
-        sklearn_s = result["sklearn"][0]
-        print(f"   sklearn: {sklearn_s:.3f} s/epoch")
-        print(f"   engine speed / sklearn speed: {sklearn_s / engine_s:.2f}x")
-    for label, seconds in (("median", engine_s), ("best", min(result["engine"]))):
-        print(f"   engine fraction of matmul peak ({label} epoch): "
-              f"{model_flops / seconds / 1e9 / peak:.1%} counting 6·params·samples "
-              f"({model_flops / 1e9:.1f} GFLOP), {executed_flops / seconds / 1e9 / peak:.1%} "
-              f"counting executed FLOPs ({executed_flops / 1e9:.1f} GFLOP)")
+    print(f"   load average after: {', '.join(f'{value:.2f}' for value in result['load_average'])}")
+    print(f"   float32 matmul peak (best 2048³ sgemm): {peak_wall:.1f} GFLOP/s wall"
+          + (f", {peak_cpu:.1f} GFLOP/s per CPU-second" if threads == 1 else ""))
+    print(f"   {'seconds per epoch':24s} {'median':>8s} {'best':>8s}"
+          + (f" {'CPU med':>8s}" if threads == 1 else "") + "   runs")
+    for name, timing in timings.items():
+        cpu = f" {statistics.median(timing['cpu']):8.3f}" if threads == 1 else ""
+        print(f"   {name:24s} {statistics.median(timing['wall']):8.3f} {min(timing['wall']):8.3f}"
+              f"{cpu}   {_runs(timing['wall'])}")
+    engine_timing = timings["engine"]
+    for name, timing in timings.items():
+        if name == "engine":
+            continue
+        ratios = [f"{statistics.median(timing['wall']) / statistics.median(engine_timing['wall']):.2f}x median",
+                  f"{min(timing['wall']) / min(engine_timing['wall']):.2f}x best"]
+        if threads == 1:
+            ratios.append(f"{statistics.median(timing['cpu']) / statistics.median(engine_timing['cpu']):.2f}x CPU time")
+        print(f"   engine speed / {name} speed: {', '.join(ratios)}")
+    model_flops, executed_flops = training_flops(60000)
+    fractions = [("best wall epoch", min(engine_timing["wall"]), peak_wall),
+                 ("median wall epoch", statistics.median(engine_timing["wall"]), peak_wall)]
+    if threads == 1:
+        fractions.append(("median CPU time", statistics.median(engine_timing["cpu"]), peak_cpu))
+    for label, seconds, peak in fractions:
+        print(f"   engine / matmul peak, {label}: {model_flops / seconds / 1e9 / peak:.1%} of it "
+              f"counting 6·params·samples ({model_flops / 1e9:.1f} GFLOP), "
+              f"{executed_flops / seconds / 1e9 / peak:.1%} counting executed FLOPs "
+              f"({executed_flops / 1e9:.1f} GFLOP)")
 
 
 def _runs(times):
