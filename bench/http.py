@@ -238,17 +238,39 @@ def measure_batches(url: str, model_id: str, samples: np.ndarray, repeats: int) 
     return results
 
 
+def best_ms(function, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def json_parse_times(samples: np.ndarray, repeats: int = 5) -> dict:
+    """Parsing the 1000-sample JSON body with each parser, and the lists -> one array step."""
     body = orjson.dumps({"inputs": samples.astype(np.float32)}, option=orjson.OPT_SERIALIZE_NUMPY)
-    times = {}
-    for name, loads in (("json", json.loads), ("orjson", orjson.loads)):
-        best = float("inf")
-        for _ in range(repeats):
-            started = time.perf_counter()
-            loads(body)
-            best = min(best, time.perf_counter() - started)
-        times[name] = best * 1000
-    return times
+    lists = orjson.loads(body)["inputs"]
+    return {"json": best_ms(lambda: json.loads(body), repeats),
+            "orjson": best_ms(lambda: orjson.loads(body), repeats),
+            "to array": best_ms(lambda: np.array(lists), repeats)}
+
+
+def blas_thread_times(artifact_dir: Path, model_id: str, samples: np.ndarray,
+                      repeats: int = 20) -> dict:
+    """The served forward pass of 1000 inputs with 1 and with 2 OpenBLAS threads, alternated."""
+    from threadpoolctl import threadpool_limits
+
+    from api.model_cache import ModelCache
+
+    model = ModelCache(ArtifactStore(artifact_dir)).get(model_id)
+    batch = np.ascontiguousarray(samples, dtype=np.float32)
+    times = {1: [], 2: []}
+    for _ in range(repeats):
+        for threads in times:
+            with threadpool_limits(limits=threads, user_api="blas"):
+                times[threads].append(best_ms(lambda: model.predict_proba(batch), 1))
+    return {threads: statistics.median(values) for threads, values in times.items()}
 
 
 def main() -> None:
@@ -311,7 +333,11 @@ def main() -> None:
 
         times = json_parse_times(X_test[:1000])
         print(f"\nparse 1000x784 JSON numbers: json {times['json']:.1f} ms, orjson "
-              f"{times['orjson']:.1f} ms ({times['json'] / times['orjson']:.1f}x faster)")
+              f"{times['orjson']:.1f} ms ({times['json'] / times['orjson']:.1f}x faster); "
+              f"lists -> array {times['to array']:.1f} ms")
+        blas = blas_thread_times(work / "artifacts", model_id, X_test[:1000])
+        print(f"forward pass of 1000 inputs in-process (median of 20): 1 BLAS thread "
+              f"{blas[1]:.2f} ms, 2 BLAS threads {blas[2]:.2f} ms")
     finally:
         if gunicorn is not None and gunicorn.poll() is None:
             gunicorn.terminate()
