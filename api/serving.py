@@ -84,8 +84,8 @@ def init_serving(app) -> Serving:
         if value < 1:
             raise ValueError(f"{setting.env}={raw!r} must be an integer >= 1")
         app.config[key] = values[key] = value
-    # Process-wide: measured on 2 busy cores, a 1000x784 batch takes 2.3 ms with one
-    # OpenBLAS thread and 5-20 ms with two (bench/http.py prints the server times).
+    # Process-wide. With requests in flight on every core, a second BLAS thread only waits
+    # for one: bench/http.py times the 1000-input forward pass both ways (docs/benchmarks.md).
     threadpool_limits(limits=values["PREDICT_BLAS_THREADS"], user_api="blas")
     state = Serving(
         max_inputs=values["PREDICT_MAX_INPUTS"],
