@@ -23,6 +23,10 @@ else:
 
 bind = os.environ.get("MLPQ_BIND", "0.0.0.0:8000")
 
+# gunicorn's runtime control socket lives at one per-user path, so several servers on a machine
+# (tests, benchmarks, `mlpq serve`) would fight over it; nothing here uses gunicornc.
+control_socket_disable = True
+
 # gthread: a request waiting on Redis (an event stream, a job poll) parks one thread, not a
 # whole process; prediction is NumPy work that releases the GIL in its matrix products.
 worker_class = "gthread"
