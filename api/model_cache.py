@@ -83,8 +83,8 @@ class _Broken:
     error: ModelCorrupt
 
 
-def prepare(model_id: str, network, stamp: tuple, manifest: dict) -> LoadedModel:
-    """An engine Network and its manifest -> LoadedModel, everything a request needs at hand."""
+def prepare(model_id: str, network, stamp: tuple, manifest: dict, record: dict) -> LoadedModel:
+    """An engine Network, its manifest and record -> LoadedModel: all a request needs at hand."""
     layers = tuple(
         Layer(
             weights=np.ascontiguousarray(params["W"], dtype=network.dtype),
@@ -93,9 +93,6 @@ def prepare(model_id: str, network, stamp: tuple, manifest: dict) -> LoadedModel
         )
         for params, activation in zip(network.params, network.activations, strict=True)
     )
-    # The model's record (owner, job_id, dataset, ...) is the manifest's metadata, as
-    # ArtifactStore.save_model writes it; visible() reads the owner from it.
-    record = dict(manifest.get("metadata") or {})
     preprocessing = manifest.get("preprocessing") or {}
     classes = manifest["classes"]
     info = DATASETS.get(record.get("dataset")) if manifest.get("dataset") is None else None
@@ -219,7 +216,9 @@ class ModelCache:
             # Clients see the reason; the server's directory layout is none of their business.
             reason = str(error).replace(f"{model_dir}{os.sep}", "").replace(str(model_dir), "")
             return _Broken(stamp, ModelCorrupt(model_id, reason))
-        return prepare(model_id, network, stamp, manifest)
+        # The record (owner, job_id, dataset, ...) as the store reads it: visible() needs the owner.
+        record = self.artifacts.get_model(model_id) or {}
+        return prepare(model_id, network, stamp, manifest, record)
 
 
 def _unwrap(entry):
