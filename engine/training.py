@@ -158,7 +158,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
             x, batch_targets, labels = X[start:stop], targets[start:stop], y[start:stop]
         else:  # gather the shuffled rows into the preallocated batch buffer
             rows = order[start:stop]
-            x = np.take(X, rows, axis=0, out=workspace.x)
+            x = np.take(X, rows, axis=0, out=workspace.x, mode="clip")  # "raise" would buffer
             batch_targets, labels = targets[rows], y[rows]
         output = network.feedforward(x, workspace, rng)
         loss = network.loss.value(workspace.z[-1], output, batch_targets)
