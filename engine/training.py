@@ -277,7 +277,11 @@ def checkpoint(network):
 def restore(network, run, saved):
     """Put a checkpoint's weights and loop state into `network` and `run`."""
     network.params = saved["params"]
-    run.optimizer.load_state_dict(saved["optimizer"])
+    state = saved["optimizer"]
+    if state.get("name") == run.optimizer.name:  # another optimizer starts afresh
+        # moments and step count from the checkpoint; hyperparameters from the (new) config
+        settings = {key: value for key, value in run.config["optimizer"].items() if key != "name"}
+        run.optimizer.load_state_dict({**state, **settings})
     run.rng.bit_generator.state = saved["rng"]
     run.history.extend(dict(entry) for entry in saved["history"])
     run.completed_epochs = int(saved["epoch"])

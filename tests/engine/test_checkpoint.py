@@ -110,3 +110,20 @@ def test_resume_can_extend_the_number_of_epochs():
 def test_checkpoint_before_training_is_an_error():
     with pytest.raises(TrainingError, match="not been trained"):
         Network.from_spec(SPEC, input_size=6).checkpoint()
+
+
+def test_resume_with_a_changed_optimizer_uses_the_new_settings():
+    X, y = _data()
+    config = {**CONFIG, "epochs": 2, "early_stopping": None}
+    first = Network.from_spec(SPEC, input_size=6, seed=0)
+    first.fit(X, y, **config)
+    checkpoint = first.checkpoint()
+    resumed = Network.from_spec(SPEC, input_size=6, seed=0)
+    resumed.fit(X, y, resume_from=checkpoint, epochs=3,
+                optimizer={"name": "adam", "learning_rate": 0.01, "beta1": 0.5})
+    optimizer = resumed._training.optimizer
+    assert optimizer.beta1 == 0.5 and optimizer.iterations == checkpoint["optimizer"]["iterations"] + 10  # 160 samples / 16
+    switched = Network.from_spec(SPEC, input_size=6, seed=0)
+    history = switched.fit(X, y, resume_from=checkpoint, epochs=3, optimizer={"name": "sgd"})
+    assert [entry["epoch"] for entry in history.epochs] == [1, 2, 3]
+    assert switched._training.optimizer.iterations == 10
