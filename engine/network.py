@@ -7,6 +7,7 @@ network with a handful of NumPy calls and checkpoints copy two arrays.
 """
 
 import threading
+from types import MappingProxyType
 
 import numpy as np
 
@@ -251,10 +252,13 @@ class Network:
 
 
 def _layer_views(weights, biases, shapes):
-    """Per-layer {"W", "b"} views into the flat weight and bias vectors."""
+    """Per-layer {"W", "b"} views into the flat weight and bias vectors, as read-only mappings:
+    `net.params[0]["W"] = new` would detach a layer from the storage training updates, so it
+    raises; write values in place (`[...] =`) or assign `net.params` as a whole."""
     views, w_at, b_at = [], 0, 0
     for fan_in, fan_out in shapes:
-        views.append({"W": weights[w_at:w_at + fan_in * fan_out].reshape(fan_in, fan_out),
-                      "b": biases[b_at:b_at + fan_out]})
+        views.append(MappingProxyType({
+            "W": weights[w_at:w_at + fan_in * fan_out].reshape(fan_in, fan_out),
+            "b": biases[b_at:b_at + fan_out]}))
         w_at, b_at = w_at + fan_in * fan_out, b_at + fan_out
     return views

@@ -295,3 +295,15 @@ def test_non_finite_inputs_are_a_value_error_naming_rows(bad_value):
         _net().fit(X, y, epochs=2, batch_size=32)
     with pytest.raises(ValueError, match=r"rows \[250\]"):
         _net().fit(X[:200], y[:200], epochs=1, validation_data=(X, y))
+
+
+def test_params_are_views_that_cannot_be_detached():
+    net = _net()
+    with pytest.raises(TypeError):
+        net.params[0]["W"] = np.zeros((4, 16), dtype=np.float32)
+    net.params[0]["W"][...] = 0.5  # in place: reaches the storage training updates
+    assert np.all(net.weights[:64] == 0.5)
+    net.params = [{"W": np.ones((4, 16)), "b": np.zeros(16)}, {"W": np.ones((16, 3)), "b": np.ones(3)}]
+    assert net.params[1]["b"].dtype == np.float32 and np.all(net.biases[16:] == 1.0)
+    with pytest.raises(ValueError, match=r"params\[1\]\['W'\] has shape \(3, 3\)"):
+        net.params = [{"W": np.ones((4, 16)), "b": np.zeros(16)}, {"W": np.ones((3, 3)), "b": np.ones(3)}]
