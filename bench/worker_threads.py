@@ -16,7 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, bench/ heads sys.path and bench/http.py would shadow the standard library's
+# http package (kombu and urllib import it): the repository takes bench/'s place.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from tests.service_fixtures import CeleryWorker, build_service_env  # noqa: E402
 from worker.celery_app import configure  # noqa: E402
