@@ -74,6 +74,12 @@ class CeleryWorker:
 
     def start(self, timeout: float = 60.0) -> CeleryWorker:
         """Start the process and wait until it answers a control ping."""
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> CeleryWorker:
+        """Start the process without waiting for it (several workers can boot side by side)."""
         if self.running:
             return self
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +88,6 @@ class CeleryWorker:
                 self.command(), cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=exit_with_parent())
-        self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -19,7 +19,11 @@ def test_two_workers_run_fifty_queued_jobs_each_exactly_once(isolated_service):
     service = isolated_service
     job_ids = [service.submit(SMALL_XOR, name=f"small-{number}") for number in range(JOBS)]
     assert service.jobs.queue_depth() == JOBS
-    workers = [service.start_worker(), service.start_worker()]
+    # Both boot side by side: started one after the other, the first can drain every small job
+    # before the second answers its first ping.
+    workers = [service.start_worker(start=False).launch() for _ in range(2)]
+    for worker in workers:
+        worker.wait_ready()
 
     def all_finished():
         jobs = [service.jobs.get(job_id) for job_id in job_ids]
