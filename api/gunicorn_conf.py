@@ -49,8 +49,11 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = int(os.environ.get("MLPQ_MAX_REQUESTS", "20000"))
+# Recycle workers now and then so a slow leak cannot grow without bound, but rarely: a new
+# worker re-imports the app and reloads its models, and at ~1000 predictions/s per process a
+# 20,000-request limit recycled every worker every ~20 s and cost a quarter of the throughput
+# (bench/load.py).
+max_requests = int(os.environ.get("MLPQ_MAX_REQUESTS", "1000000"))
 max_requests_jitter = max_requests // 10
 
 # The app writes one structured access line per request (logger mlpq.access), with the route
