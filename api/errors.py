@@ -11,11 +11,16 @@ logger = logging.getLogger(__name__)
 ROOT_PATH = "body"
 
 
-def error_response(code, message, errors=None, headers=None):
-    """Build the one error response every part of the API returns."""
+def error_response(code, message, errors=None, headers=None, error_type=None):
+    """Build the one error response every part of the API returns.
+
+    `error_type`: a stable machine-readable `type` (prediction errors carry one; docs/errors.md).
+    """
     payload = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
     if errors:
         payload["errors"] = errors
+    if error_type:
+        payload["type"] = error_type
     response = jsonify(payload)
     response.status_code = code
     for name, value in (headers or {}).items():

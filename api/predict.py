@@ -95,11 +95,7 @@ def allow_large_bodies():
 def prediction_error(error):
     """The API's one error shape, plus a stable `type` clients can branch on."""
     errors = error.errors or ({error.field: [error.message]} if error.field else None)
-    response = error_response(error.status, error.message, errors)
-    payload = orjson.loads(response.get_data())
-    payload["type"] = error.error_type
-    response.set_data(orjson.dumps(payload))
-    return response
+    return error_response(error.status, error.message, errors, error_type=error.error_type)
 
 
 ARGS_SCHEMA = PredictArgsSchema()
