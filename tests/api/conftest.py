@@ -152,19 +152,25 @@ class GunicornServer:
                 self.process.wait()
 
 
-@pytest.fixture
-def start_gunicorn(tmp_path):
-    """Factory: start gunicorn with the production config and `env`; stopped after the test."""
+def serve_gunicorn(server_class, tmp_path):
+    """Body of the start_* fixtures: yields `start(env)`, which starts a `server_class`; all
+    servers it started are stopped afterwards."""
     servers = []
 
     def start(env):
-        server = GunicornServer(env, tmp_path / f"gunicorn-{len(servers)}.log").start()
+        server = server_class(env, tmp_path / f"gunicorn-{len(servers)}.log").start()
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def start_gunicorn(tmp_path):
+    """Factory: start gunicorn with the production config and `env`; stopped after the test."""
+    yield from serve_gunicorn(GunicornServer, tmp_path)
 
 
 def limited(settings: Settings, **limits) -> Settings:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from tests.api.conftest import GunicornServer
+from tests.api.conftest import GunicornServer, serve_gunicorn
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -131,16 +131,7 @@ class ApiServer(GunicornServer):
 @pytest.fixture
 def start_api(tmp_path):
     """Factory: gunicorn -c python:api.gunicorn_conf 'api:create_app()' with `env`; stopped after."""
-    servers: list[ApiServer] = []
-
-    def start(env: dict[str, str]) -> ApiServer:
-        server = ApiServer(env, tmp_path / f"gunicorn-{len(servers)}.log").start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    yield from serve_gunicorn(ApiServer, tmp_path)
 
 
 def api_env(service_env: dict[str, str], **overrides: str) -> dict[str, str]:
