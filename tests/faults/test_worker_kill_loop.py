@@ -28,7 +28,7 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
     rng = random.Random(6)
     worker = service.start_worker()
     job_id = service.submit(mnist_spec(EPOCHS), dataset="mnist", name="kill-loop")
-    kills = []  # (killed_at, metrics before the kill, checkpoint epoch on disk)
+    kills = []  # (killed_at, metrics before the kill, checkpoint epoch and history on disk)
     with JobSampler(service.jobs, job_id) as sampler:
         recorded = 0  # epochs on record when the previous worker died
         for attempt in range(1, KILLS + 1):
@@ -42,7 +42,10 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
             worker.kill()  # SIGKILL to the process group: no ack, no cleanup, lease left to lapse
             killed_at = time.time()
             checkpoint = service.artifacts.load_checkpoint(job_id)
-            kills.append((killed_at, before["metrics"], checkpoint["epoch"] if checkpoint else 0))
+            # An epoch can end (and be checkpointed) between reading `before` and the kill, so
+            # the checkpoint may hold one epoch more than `before`: keep its own history too.
+            kills.append((killed_at, before["metrics"], checkpoint["epoch"] if checkpoint else 0,
+                          checkpoint["history"] if checkpoint else []))
             recorded = len(before["metrics"])
             worker = service.start_worker()
         job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
@@ -51,18 +54,20 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
     assert job["status"] == "succeeded", job["error"]
     # Every epoch exactly once, in order, and the epochs before each checkpoint were not redone.
     assert [entry["epoch"] for entry in job["metrics"]] == list(range(1, EPOCHS + 1))
-    for number, (_at, metrics_before, checkpointed) in enumerate(kills, 1):
-        assert job["metrics"][:checkpointed] == metrics_before[:checkpointed], f"kill {number}"
+    for number, (_at, metrics_before, checkpointed, checkpoint_history) in enumerate(kills, 1):
+        assert job["metrics"][:checkpointed] == checkpoint_history[:checkpointed], f"kill {number}"
+        seen = min(checkpointed, len(metrics_before))
+        assert job["metrics"][:seen] == metrics_before[:seen], f"kill {number}"
         lost = metrics_before[checkpointed:]
         # Only epochs finished since the last checkpoint can be lost, and checkpoints come
         # every MLPQ_CHECKPOINT_SECONDS, so the lost epochs took less than that in all.
         assert sum(entry["seconds"] for entry in lost) < CHECKPOINT_SECONDS, (number, lost)
-    kill_epochs = [len(metrics) for _at, metrics, _c in kills]
+    kill_epochs = [len(metrics) for _at, metrics, _c, _h in kills]
     assert kill_epochs == sorted(set(kill_epochs)), f"each kill lands on a later epoch: {kill_epochs}"
 
     # What a poller saw: recorded epochs never shrink by more than the lost epochs, the
     # progress epoch never goes back by more than the one being trained, never stuck running.
-    allowed_loss = max(len(m) - c for _at, m, c in kills)
+    allowed_loss = max(max(len(m) - c, 0) for _at, m, c, _h in kills)
     for earlier, later in zip(sampler.samples, sampler.samples[1:], strict=False):
         assert later.metrics >= earlier.metrics - allowed_loss, (earlier, later)
         assert later.epoch >= earlier.epoch - 1 - allowed_loss, (earlier, later)
@@ -77,7 +82,7 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
     assert model["metrics"] == job["metrics"]
     assert not service.artifacts.checkpoint_dir(job_id).exists()
 
-    recoveries = [recovery_after(events, killed_at) for killed_at, _m, _c in kills]
+    recoveries = [recovery_after(events, killed_at) for killed_at, _m, _c, _h in kills]
     training = [r.training for r in recoveries]
     print(f"\nrecovery after kill -9 (kill -> training batches again), {KILLS} kills: "
           f"median {statistics.median(training):.2f} s, max {max(training):.2f} s; "
