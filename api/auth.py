@@ -20,6 +20,7 @@ from flask_smorest import abort
 
 from api.errors import error_response
 from api.extensions import current_owner
+from worker.jobs import ActiveJobLimit
 
 logger = logging.getLogger(__name__)
 
@@ -173,22 +174,23 @@ def unauthorized(message: str, challenge: str):
     return error_response(401, message, headers=headers)
 
 
-def check_active_jobs(store) -> None:
-    """429 with Retry-After when the caller's key already has its quota of unfinished jobs.
+def active_jobs_limit() -> int:
+    """MLPQ_MAX_ACTIVE_JOBS_PER_KEY for this request's key; 0 (no limit) when the service is open."""
+    if current_owner() is None:
+        return 0
+    return max(current_app.config.get("MAX_ACTIVE_JOBS_PER_KEY", 0), 0)
 
-    Counted before the new job is created, so simultaneous submissions from one key can each
-    pass the check: the limit keeps one key from filling the queue, it is not a hard ceiling.
+
+def too_many_active_jobs(error: ActiveJobLimit):
+    """429 with Retry-After: the key already has its quota of unfinished jobs.
+
+    JobStore.create counts and creates in one atomic step, so the limit is a hard ceiling
+    even for simultaneous submissions from one key.
     """
-    owner = current_owner()
-    limit = current_app.config.get("MAX_ACTIVE_JOBS_PER_KEY", 0)
-    if owner is None or limit <= 0:
-        return
-    active = store.count_active(owner)
-    if active >= limit:
-        abort(429, message=(
-            f"This API key already has {active} queued or running job(s), the most it may have "
-            f"(MLPQ_MAX_ACTIVE_JOBS_PER_KEY={limit}); wait for one to finish or cancel one."),
-            headers={"Retry-After": str(ACTIVE_JOBS_RETRY_AFTER_SECONDS)})
+    abort(429, message=(
+        f"This API key already has {error.active} queued or running job(s), the most it may have "
+        f"(MLPQ_MAX_ACTIVE_JOBS_PER_KEY={error.limit}); wait for one to finish or cancel one."),
+        headers={"Retry-After": str(ACTIVE_JOBS_RETRY_AFTER_SECONDS)})
 
 
 class BearerAuthPlugin(BasePlugin):

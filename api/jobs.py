@@ -12,10 +12,10 @@ from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
-from api.auth import check_active_jobs
+from api.auth import active_jobs_limit, too_many_active_jobs
 from api.extensions import Blueprint, current_owner, owner_filter, services, visible
 from api.schemas import JobCreateSchema, JobListArgsSchema, JobSchema
-from worker.jobs import TERMINAL_STATUSES
+from worker.jobs import TERMINAL_STATUSES, ActiveJobLimit
 from worker.tasks import enqueue_training
 
 logger = logging.getLogger(__name__)
@@ -104,9 +104,12 @@ class Jobs(MethodView):
         queued or running; past that, 429 with Retry-After.
         """
         store = services().jobs
-        check_active_jobs(store)
-        job = store.create(name=new_job["name"], dataset=new_job["dataset"],
-                           spec=new_job["spec"], owner=current_owner())
+        try:
+            job = store.create(name=new_job["name"], dataset=new_job["dataset"],
+                               spec=new_job["spec"], owner=current_owner(),
+                               max_active=active_jobs_limit())
+        except ActiveJobLimit as error:
+            too_many_active_jobs(error)
         try:
             enqueue_training(job["id"])
         except Exception as error:  # the broker is down: do not leave a job queued forever

@@ -28,6 +28,30 @@ local function publish(maxlen, name, data)
 end
 """
 
+# Create a `queued` job, refusing it when its owner already has `max_active` queued or running
+# jobs: the count and the creation are one step, so simultaneous submissions cannot all pass.
+# KEYS: 1 job hash, 2 event stream, 3 all-jobs index, 4 queued index, 5 running index,
+#       6 owner index ('' owner: not indexed, not limited), 7 creation counter.
+# ARGV: max active (0 = no limit), stream maxlen, event data JSON, job id, owner, then the
+#       record's field/value pairs. Returns {'ok', order} or {'limited', active count}.
+CREATE = """
+if ARGV[5] ~= '' and tonumber(ARGV[1]) > 0 then
+  local active = redis.call('ZINTERCARD', 2, KEYS[6], KEYS[4])
+               + redis.call('ZINTERCARD', 2, KEYS[6], KEYS[5])
+  if active >= tonumber(ARGV[1]) then return {'limited', active} end
+end
+-- Index scores come from a counter, not the clock: creation order even within a millisecond.
+local order = redis.call('INCR', KEYS[7])
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], 'order', order, unpack(fields))
+redis.call('ZADD', KEYS[3], order, ARGV[4])
+redis.call('ZADD', KEYS[4], order, ARGV[4])
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[6], order, ARGV[4]) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', 'status', 'data', ARGV[3])
+return {'ok', order}
+"""
+
 # ARGV: allowed-from statuses (space separated), new status, stream maxlen, event data JSON,
 #       lease token ('' = do not check), then field/value pairs; a field written as '?name' is
 #       only set when the job does not have it yet (started_at survives a resume).

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import chain
 
 import redis
 
@@ -34,6 +35,14 @@ _STREAM_ID = re.compile(r"\d+(-\d+)?")
 
 class JobNotFound(LookupError):
     """No job has this id."""
+
+
+class ActiveJobLimit(RuntimeError):
+    """The owner already has its allowed number of queued + running jobs; nothing was created."""
+
+    def __init__(self, owner: str, active: int, limit: int):
+        super().__init__(f"{owner} already has {active} queued or running job(s) (limit {limit})")
+        self.owner, self.active, self.limit = owner, active, limit
 
 
 class JobStateError(RuntimeError):
@@ -82,6 +91,7 @@ class JobStore:
 
     def __init__(self, client: redis.Redis):
         self.redis = client
+        self._create = client.register_script(job_scripts.CREATE)
         self._transition = client.register_script(job_scripts.TRANSITION)
         self._cancel = client.register_script(job_scripts.CANCEL)
         self._requeue = client.register_script(job_scripts.REQUEUE_ORPHAN)
@@ -110,26 +120,27 @@ class JobStore:
 
     # --- records -------------------------------------------------------------------------
 
-    def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None) -> dict:
-        """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated."""
+    def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None,
+               max_active: int = 0) -> dict:
+        """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated.
+
+        With an `owner` and `max_active` > 0, raises ActiveJobLimit instead when that owner
+        already has `max_active` queued or running jobs; counting and creating are one atomic
+        step, so simultaneous submissions never get past the limit together.
+        """
         job_id, now = new_id(), utc_now()
-        # Index scores come from a counter, not the clock: creation order even within a millisecond.
-        order = int(self.redis.incr(_JOB_COUNTER))
         progress = {"epoch": 0, "epochs": spec.get("training", {}).get("epochs"), "batch": 0,
                     "batches": None, "fraction": 0.0, "eta_seconds": None}
         fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
                   "status": "queued", "spec": _dumps(spec), "progress": _dumps(progress),
-                  "created_at": now, "order": order, "cancel_requested": "0",
-                  "attempts": 0}
-        pipe = self.redis.pipeline()  # MULTI/EXEC: the record and its indexes appear together
-        pipe.hset(_job_key(job_id), mapping=fields)
-        pipe.zadd(_ALL_JOBS, {job_id: order})
-        pipe.zadd(_status_key("queued"), {job_id: order})
-        if owner:
-            pipe.zadd(_owner_key(owner), {job_id: order})
-        pipe.xadd(_job_key(job_id) + ":events", self._event("status", {"status": "queued"}),
-                  maxlen=EVENTS_MAXLEN, approximate=True)
-        pipe.execute()
+                  "created_at": now, "cancel_requested": "0", "attempts": 0}
+        keys = [_job_key(job_id), _job_key(job_id) + ":events", _ALL_JOBS, _status_key("queued"),
+                _status_key("running"), _owner_key(owner or ""), _JOB_COUNTER]
+        args = [max(int(max_active), 0), EVENTS_MAXLEN, _dumps({"status": "queued"}), job_id,
+                owner or "", *chain.from_iterable(fields.items())]
+        outcome, count = self._create(keys=keys, args=args)
+        if outcome == "limited":
+            raise ActiveJobLimit(owner, int(count), max_active)
         return self.get(job_id)
 
     def get(self, job_id: str) -> dict | None:
@@ -222,6 +233,14 @@ class JobStore:
         fields += ["model_id", model_id] if model_id else []
         fields += ["error", _dumps(error)] if error else []
         self._change_status(job_id, "queued running", status, lease_token, data, fields)
+        return self.get(job_id)
+
+    def hand_back(self, job_id: str, *, lease_token: str) -> dict:
+        """Running -> queued by the worker holding the lease (it is shutting down); the job keeps
+        its checkpoint and is resumed by whichever worker takes it next."""
+        self._change_status(job_id, "running", "queued", lease_token,
+                            {"status": "queued", "reason": "worker shutting down; handed back"},
+                            [])
         return self.get(job_id)
 
     def requeue_if_orphaned(self, job_id: str) -> bool:

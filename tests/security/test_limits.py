@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import pytest
 
-from tests.api.conftest import XOR_SPEC, make_app
+from tests.api.conftest import XOR_SPEC, GunicornServer, make_app
 from tests.security.conftest import keyed_config
+from tests.service_fixtures import build_service_env
 from worker.jobs import JobStore
 
 XOR_INPUTS = {"inputs": [[0, 0], [0, 1], [1, 0]]}
@@ -75,3 +80,32 @@ def test_predict_batch_cap_is_configurable(worker_settings, keys, owned_models):
     assert response.status_code == 413
     assert response.get_json()["type"] == "too_many_inputs"
     assert "MLPQ_PREDICT_MAX_INPUTS" in response.get_json()["message"]
+
+
+def test_simultaneous_submissions_never_pass_the_cap(make_redis_server, tmp_path, keys):
+    """20 submissions from one key at once, cap 4, real gunicorn (2 processes x 16 threads):
+    exactly 4 jobs exist afterwards. Counting and creating are one Lua step in Redis."""
+    server = make_redis_server()
+    env = build_service_env(server.url, tmp_path / "artifacts", MLPQ_MAX_ACTIVE_JOBS_PER_KEY="4",
+                            MLPQ_API_KEYS=keyed_config(keys)["API_KEYS"])
+    gunicorn = GunicornServer(env, tmp_path / "gunicorn.log").start()
+    try:
+        start = threading.Barrier(20)
+
+        def submit(index):
+            with httpx.Client(base_url=gunicorn.url, timeout=60) as client:
+                start.wait()
+                return client.post("/v1/jobs", json={**XOR_SPEC, "name": f"burst-{index}"},
+                                   headers=keys["alice"].headers).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(pool.map(submit, range(20)))
+    finally:
+        gunicorn.stop()
+    assert sorted(codes) == [202] * 4 + [429] * 16
+    store = JobStore.from_url(server.url)
+    try:
+        assert store.count_active("alice") == 4
+        assert store.list(owner="alice")[1] == 4  # the refused ones left no record behind
+    finally:
+        store.close()
