@@ -12,6 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from engine import spec as specs
+from engine import trace as tracing
 from engine.activations import ACTIVATIONS
 from engine.evaluation import evaluate
 from engine.initializers import INITIALIZERS
@@ -206,6 +207,18 @@ class Network:
         self.backprop(self.loss.targets(y, self.sizes[-1], self.dtype), workspace)
         return [{"W": layer["W"] + weight_decay * param["W"], "b": layer["b"].copy()}
                 for layer, param in zip(self._grads, self._params, strict=True)]
+
+    # -- seeing inside ------------------------------------------------------------------------
+
+    def trace(self, X, y, optimizer=None, *, seed=0):
+        """Every intermediate of one training step on (X, y) by textbook name: inputs, z, a,
+        the loss, δᴸ and each δˡ, ∂C/∂W, ∂C/∂b, weights before and after (engine.trace).
+        The network itself is not changed."""
+        return tracing.trace(self, X, y, optimizer, seed=seed)
+
+    def input_gradients(self, X, target):
+        """∂(probability of class `target`)/∂x for each row of X, (n, input_size): saliency."""
+        return tracing.input_gradients(self, X, target)
 
     # -- training ----------------------------------------------------------------------------
 
