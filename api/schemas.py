@@ -85,7 +85,7 @@ class JobSpecSchema(ma.Schema):
 def _prefixed(violations, prefix):
     errors = {}
     for violation in violations:
-        path = f"{prefix}.{violation.path}" if violation.path else prefix
+        path = ".".join(part for part in (prefix, violation.path) if part)
         errors.setdefault(path, []).append(violation.message)
     return errors
 
@@ -118,6 +118,16 @@ def check_training(training):
         return _prefixed(error.violations, "training"), None
 
 
+def check_work(dataset, model, training):
+    """The engine's verdict on a job's training work (MLPQ_MAX_JOB_FLOPS): errors by path."""
+    try:
+        engine_spec.validate_job_work(model, training, dataset_size=DATASETS[dataset].train_size,
+                                      limits=_limits())
+    except engine_spec.SpecError as error:
+        return _prefixed(error.violations, "")
+    return {}
+
+
 def _covered(path, reported):
     """True when `path` or one of its ancestors is already in `reported`."""
     return any(path == other or path.startswith((other + ".", other + "[")) for other in reported)
@@ -143,11 +153,15 @@ class JobCreateSchema(ma.Schema):
 
     @ma.post_load
     def validate_with_engine(self, data, **kwargs):
-        """Cross-field rules and service limits; returns {name, dataset, spec}."""
+        """Cross-field rules and service limits (the work cap last: it needs both halves
+        valid); returns {name, dataset, spec}."""
         model_errors, model = check_model(data["dataset"], data["model"])
         training_errors, training = check_training(data.get("training"))
         if model_errors or training_errors:
             raise ma.ValidationError({**model_errors, **training_errors})
+        work_errors = check_work(data["dataset"], model, training)
+        if work_errors:
+            raise ma.ValidationError(work_errors)
         return {
             "name": data.get("name") or default_job_name(data["dataset"], model),
             "dataset": data["dataset"],

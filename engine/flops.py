@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["flops_per_sample", "job_flops", "format_flops"]
+__all__ = ["flops_per_sample", "job_flops", "training_samples", "format_flops"]
 
 
 def _sizes(layers: Iterable, input_size: int) -> list[int]:
@@ -55,6 +55,12 @@ def job_flops(layers: Iterable, input_size: int, samples: int, epochs: int) -> i
     `samples` is the number of samples trained on per epoch (a validation split's rows are
     only fed forward once per epoch and are not counted)."""
     return int(epochs) * int(samples) * flops_per_sample(layers, input_size)
+
+
+def training_samples(dataset_size: int, validation_split: float = 0.0) -> int:
+    """The rows one epoch trains on: the first (1 - validation_split) of the training set, as
+    `Network.fit` splits it (the last fraction is held out for validation)."""
+    return int(dataset_size * (1.0 - validation_split))
 
 
 def format_flops(flops: float) -> str:

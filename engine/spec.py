@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.activations import ACTIVATIONS, OUTPUT_ONLY_ACTIVATIONS
+from engine.flops import flops_per_sample, format_flops, training_samples
 from engine.initializers import INITIALIZERS
 from engine.losses import LOSSES
 from engine.optimizers import OPTIMIZERS
@@ -24,18 +25,25 @@ from engine.rules import (
 from engine.schedules import SCHEDULES
 
 __all__ = ["Limits", "SpecError", "Violation", "MODEL_DEFAULTS", "TRAINING_DEFAULTS",
-           "validate_model_spec", "validate_training_config", "count_parameters"]
+           "validate_model_spec", "validate_training_config", "validate_job_work", "count_parameters"]
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Service caps; library use passes `limits=None` (no caps)."""
+    """Service caps; library use passes `limits=None` (no caps).
+
+    The real limit on training length is `max_job_flops`, the estimated work of the whole job
+    (engine.flops); `max_epochs` is only a sanity cap. 1e14 FLOPs: the engine trains at about
+    77 GFLOP/s on one core (784-1024-1024-10, batch 128, one MNIST epoch by CPU time, 2026-12-02)
+    and 30 GFLOP/s of wall time on a busy 2-core host, so the cap is about 20 minutes of a quiet
+    worker and an hour of a busy one; a 50-epoch 784-1024-1024-10 MNIST job is 2.9e13."""
 
     max_layers: int = 16
     max_units: int = 4096
-    max_epochs: int = 500
+    max_epochs: int = 100_000
     max_parameters: int = 20_000_000
     max_batch_size: int = 60000
+    max_job_flops: int = 10**14
 
 
 # ---- the rules, once --------------------------------------------------------------------------
@@ -306,6 +314,25 @@ def _training_limits(config: dict, limits: Limits, violations: list) -> None:
         value = config[key]
         if value is not INVALID and value > cap:
             violations.append(Violation(key, f"max_{key}", f"at most {cap} is allowed, got {value}"))
+
+
+def validate_job_work(model: dict, training: dict, *, dataset_size: int,
+                      limits: Limits | None) -> int:
+    """The estimated training work of a job (engine.flops), checked against `max_job_flops`.
+
+    `model` and `training` are validated (defaults filled, `model["input_size"]` set);
+    `dataset_size` is the training set's row count before the validation split. Returns the
+    estimate; raises SpecError on `training.epochs` (the first thing to lower) when over."""
+    samples = training_samples(dataset_size, training["validation_split"])
+    per_sample = flops_per_sample(model["layers"], model["input_size"])
+    work = training["epochs"] * samples * per_sample
+    if limits is not None and work > limits.max_job_flops:
+        raise SpecError([Violation("training.epochs", "max_job_flops", (
+            f"this job is about {format_flops(work)} FLOPs of training ({training['epochs']:,} "
+            f"epochs x {samples:,} samples x {format_flops(per_sample)} FLOPs per sample), over "
+            f"the limit of {format_flops(limits.max_job_flops)}: use fewer epochs, a smaller "
+            "network or a smaller dataset"))])
+    return work
 
 
 def validate_training_config(config: object = None, *, limits: Limits | None = None,

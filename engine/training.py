@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from engine.flops import training_samples
 from engine.optimizers import make_optimizer
 from engine.schedules import SCHEDULES
 from engine.spec import validate_training_config
@@ -235,7 +236,7 @@ def _split(network, X, y, validation_split, validation_data):
         return (X, y), (X_val, y_val)
     if not validation_split:
         return (X, y), None
-    split_at = int(len(X) * (1.0 - validation_split))
+    split_at = training_samples(len(X), validation_split)
     if split_at == 0 or split_at == len(X):
         raise ValueError(f"validation_split {validation_split} of {len(X)} samples leaves an "
                          "empty training or validation set")

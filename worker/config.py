@@ -44,6 +44,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _flops(text: str) -> int:
+    """A FLOP count, as an integer or in scientific notation (1e14)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value < float("inf"):
+        raise ValueError("must be a number of FLOPs >= 1, e.g. 1e14")
+    return int(value)
+
+
 def _redis_url(text: str) -> str:
     if not text.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
@@ -64,7 +75,12 @@ SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
      "directory holding mnist/ and fashion-mnist/ IDX files (empty: the engine's default)"),
     ("max_layers", "MLPQ_MAX_LAYERS", "16", _positive_int, "most layers a submitted model may have"),
     ("max_units", "MLPQ_MAX_UNITS", "4096", _positive_int, "most units in one layer"),
-    ("max_epochs", "MLPQ_MAX_EPOCHS", "500", _positive_int, "most epochs a job may ask for"),
+    # The real cap on training length is the work (see engine.spec.Limits for the figure);
+    # the epoch cap only stops absurd values.
+    ("max_job_flops", "MLPQ_MAX_JOB_FLOPS", "1e14", _flops,
+     "most training work one job may ask for: epochs x training samples x FLOPs per sample"),
+    ("max_epochs", "MLPQ_MAX_EPOCHS", "100000", _positive_int,
+     "sanity cap on epochs (the work cap is the real limit)"),
     ("max_parameters", "MLPQ_MAX_PARAMETERS", "20000000", _positive_int,
      "most trainable parameters (weights + biases) in one model"),
     ("max_batch_size", "MLPQ_MAX_BATCH_SIZE", "60000", _positive_int, "largest mini-batch"),
@@ -100,7 +116,8 @@ class Settings:
     data_dir: Path | None = None
     max_layers: int = 16
     max_units: int = 4096
-    max_epochs: int = 500
+    max_job_flops: int = 10**14
+    max_epochs: int = 100_000
     max_parameters: int = 20_000_000
     max_batch_size: int = 60000
     lease_seconds: float = 30.0
@@ -116,7 +133,8 @@ class Settings:
     def __post_init__(self):
         object.__setattr__(self, "limits", Limits(
             max_layers=self.max_layers, max_units=self.max_units, max_epochs=self.max_epochs,
-            max_parameters=self.max_parameters, max_batch_size=self.max_batch_size))
+            max_parameters=self.max_parameters, max_batch_size=self.max_batch_size,
+            max_job_flops=self.max_job_flops))
         # A live job's duplicate message waits `lease_seconds` between lease checks; Redis must
         # not hand that waiting message out again meanwhile.
         if self.visibility_timeout <= 2 * self.lease_seconds:

@@ -20,7 +20,7 @@ from engine import datasets
 from engine.datasets import DatasetUnavailable
 from engine.network import Network
 from engine.serialization import ModelFileError
-from engine.spec import SpecError, validate_model_spec, validate_training_config
+from engine.spec import SpecError, validate_job_work, validate_model_spec, validate_training_config
 from engine.training import TrainingError
 from worker.artifacts import ArtifactStore
 from worker.config import Settings
@@ -117,6 +117,7 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     model_spec = validate_model_spec(spec["model"], input_size=info.input_size,
                                      num_classes=info.num_classes, limits=settings.limits)
     training = validate_training_config(spec["training"], limits=settings.limits)
+    validate_job_work(model_spec, training, dataset_size=info.train_size, limits=settings.limits)
     (X_train, y_train), (X_test, y_test) = datasets.load(job["dataset"], settings.data_dir)
     net = Network.from_spec(model_spec, input_size=info.input_size, seed=training["seed"])
     checkpoint = artifacts.load_checkpoint(job_id)

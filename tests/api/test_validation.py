@@ -78,7 +78,8 @@ BAD_SPECS = [
     ("unknown-training-key", set_in("training", "lr", 0.1), "training.lr"),
     ("negative-dropout", set_in("model", "layers", 0, "dropout", -0.1), "model.layers[0].dropout"),
     ("dropout-one", set_in("model", "layers", 0, "dropout", 1.0), "model.layers[0].dropout"),
-    ("epochs-over-limit", set_in("training", "epochs", 501), "training.epochs"),
+    ("epochs-over-limit", set_in("training", "epochs", 100_001), "training.epochs"),
+    ("work-over-limit", set_in("training", "epochs", 20_000), "training.epochs"),  # 2.2e14 FLOPs
     ("epochs-float", set_in("training", "epochs", 5.0), "training.epochs"),
     ("batch-size-zero", set_in("training", "batch_size", 0), "training.batch_size"),
     ("batch-size-over-limit", set_in("training", "batch_size", 60001), "training.batch_size"),
@@ -128,7 +129,7 @@ def test_every_violation_is_listed_at_once(client):
         body["model"]["layers"][0]["units"] = "wide"
         body["model"]["layers"][0]["activation"] = "softmax"
         body["model"]["layers"][1]["units"] = 7
-        body["training"]["epochs"] = 10_000
+        body["training"]["epochs"] = 100_001
         body["training"]["optimizer"]["name"] = "rmsprop"
         body["colour"] = "blue"
 
@@ -281,3 +282,53 @@ def test_malformed_last_event_id_is_400(idle_client, event_id):
     response = idle_client.get(f"/v1/jobs/{job['id']}/events", headers={"Last-Event-ID": event_id})
     assert response.status_code == 400
     assert "Last-Event-ID" in response.get_json()["message"]
+
+
+# ---- the work cap (MLPQ_MAX_JOB_FLOPS) ---------------------------------------------------------
+
+
+def _dense(*widths):
+    *hidden, out = widths
+    return {"layers": [{"units": units, "activation": "relu"} for units in hidden]
+            + [{"units": out, "activation": "softmax"}]}
+
+
+def test_job_over_the_work_cap_is_refused_before_anything_is_queued(idle_client):
+    store = idle_client.application.extensions["mlpq"].jobs
+    response = idle_client.post("/v1/jobs", json={
+        "dataset": "mnist", "model": _dense(2048, 2048, 10),
+        "training": {"epochs": 500, "validation_split": 0.1}})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert list(body["errors"]) == ["training.epochs"]
+    (message,) = body["errors"]["training.epochs"]
+    # 500 epochs x 54,000 training rows (the last 10% validate) x 3.2e7 FLOPs per sample
+    assert message.startswith("this job is about 8.6e14 FLOPs of training (500 epochs x 54,000 "
+                              "samples x 3.2e7 FLOPs per sample), over the limit of 1e14: ")
+    assert "fewer epochs, a smaller network or a smaller dataset" in message
+    assert store.queue_depth() == 0
+    assert json.loads(idle_client.get("/v1/jobs").headers["X-Pagination"])["total"] == 0
+
+
+def test_work_cap_admits_big_mnist_and_long_tiny_jobs(idle_client):
+    # 50 epochs of 784-1024-1024-10 on MNIST: 2.9e13 FLOPs, under the 1e14 default
+    big = idle_client.post("/v1/jobs", json={"dataset": "mnist", "model": _dense(1024, 1024, 10),
+                                            "training": {"epochs": 50}})
+    assert big.status_code == 202, big.get_json()
+    # epochs alone no longer refuse a tiny job: 20,000 epochs of XOR is 4e6 FLOPs
+    xor = idle_client.post("/v1/jobs", json={
+        "dataset": "xor", "model": {"layers": [{"units": 3, "activation": "tanh"},
+                                               {"units": 1, "activation": "sigmoid"}],
+                                    "loss": "binary_cross_entropy"},
+        "training": {"epochs": 20_000, "batch_size": 4}})
+    assert xor.status_code == 202, xor.get_json()
+
+
+def test_work_cap_comes_from_settings(idle_settings):
+    client = make_app(limited(idle_settings, max_job_flops=10**9)).test_client()
+    one_epoch = {"dataset": "mnist", "model": _dense(10), "training": {"epochs": 1}}
+    # 784->10 is 31,380 FLOPs per sample: 1 epoch of 60,000 is 1.9e9
+    errors = client.post("/v1/jobs", json=one_epoch).get_json()["errors"]
+    assert "over the limit of 1e9" in errors["training.epochs"][0]
+    half = {**one_epoch, "training": {"epochs": 1, "validation_split": 0.5}}
+    assert client.post("/v1/jobs", json=half).status_code == 202

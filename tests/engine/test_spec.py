@@ -6,6 +6,7 @@ import json
 import numpy
 import pytest
 
+from engine.flops import flops_per_sample
 from engine.optimizers import OPTIMIZERS
 from engine.schedules import SCHEDULES
 from engine.spec import (
@@ -16,6 +17,7 @@ from engine.spec import (
     SpecError,
     Violation,
     count_parameters,
+    validate_job_work,
     validate_model_spec,
     validate_training_config,
 )
@@ -130,7 +132,7 @@ TRAINING_CASES = [
      "lr_schedule.gamma", "unknown_key"),
     ("cosine floor above the rate", {"optimizer": {"learning_rate": 0.01}, "lr_schedule": {"name": "cosine", "min_learning_rate": 0.1}},
      {}, "lr_schedule.min_learning_rate", "above_learning_rate"),
-    ("too many epochs", {"epochs": 501}, {"limits": Limits()}, "epochs", "max_epochs"),
+    ("too many epochs", {"epochs": 100_001}, {"limits": Limits()}, "epochs", "max_epochs"),
     ("batch too large", {"batch_size": 60001}, {"limits": Limits()}, "batch_size", "max_batch_size"),
 ]
 
@@ -267,3 +269,52 @@ def test_schedule_rules_match_the_schedule_functions():
         keyword_defaults = {key: parameter.default for key, parameter in signature.parameters.items()
                             if parameter.default is not inspect.Parameter.empty}
         assert keyword_defaults == {key: rule.default for key, rule in rules.items()}, name
+
+
+# ---- the work cap -----------------------------------------------------------------------------
+
+WIDE = {"layers": [{"units": 4096, "activation": "relu"}, {"units": 4096, "activation": "relu"},
+                   {"units": 10, "activation": "softmax"}]}
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _job(model, training, dataset_size=60000, limits=DEFAULT_LIMITS):
+    model = validate_model_spec(model, input_size=784 if dataset_size > 4 else 2)
+    training = validate_training_config(training)
+    return validate_job_work(model, training, dataset_size=dataset_size, limits=limits)
+
+
+def test_work_over_the_cap_names_estimate_limit_and_remedies():
+    with pytest.raises(SpecError) as raised:
+        _job(WIDE, {"epochs": 500})
+    (violation,) = raised.value.violations
+    assert (violation.path, violation.rule) == ("training.epochs", "max_job_flops")
+    # 500 epochs x 60,000 samples x 1.138e8 FLOPs per sample (engine.flops)
+    assert violation.message.startswith("this job is about 3.4e15 FLOPs of training (500 epochs x "
+                                        "60,000 samples x 1.1e8 FLOPs per sample), over the limit of 1e14")
+    assert violation.message.endswith("fewer epochs, a smaller network or a smaller dataset")
+
+
+def test_default_cap_admits_50_epochs_of_784_1024_1024_10_and_tiny_long_jobs():
+    big = {"layers": [{"units": 1024, "activation": "relu"}, {"units": 1024, "activation": "relu"},
+                      {"units": 10, "activation": "softmax"}]}
+    assert _job(big, {"epochs": 50}) == 50 * 60000 * flops_per_sample([1024, 1024, 10], 784)
+    xor = {"layers": [{"units": 3, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
+           "loss": "binary_cross_entropy"}
+    assert _job(xor, {"epochs": 100_000}, dataset_size=4) == 100_000 * 4 * 50
+
+
+def test_validation_rows_are_not_trained_on():
+    small = {"layers": [{"units": 10, "activation": "softmax"}]}
+    per_sample = flops_per_sample([10], 784)
+    assert _job(small, {"epochs": 2, "validation_split": 0.1}) == 2 * 54000 * per_sample
+    limits = Limits(max_job_flops=2 * 54000 * per_sample)
+    assert _job(small, {"epochs": 2, "validation_split": 0.1}, limits=limits)
+    with pytest.raises(SpecError, match="over the limit"):
+        _job(small, {"epochs": 2}, limits=limits)
+
+
+def test_library_use_has_no_work_cap():
+    assert _job(WIDE, {"epochs": 500}, limits=None) > Limits().max_job_flops

@@ -25,6 +25,15 @@ def test_values_are_parsed_and_limits_built():
     assert str(settings.data_dir) == "/data" and settings.redis_url == "redis://r:1/2"
 
 
+def test_work_cap_reads_scientific_notation():
+    assert Settings.from_env({}).limits.max_job_flops == 10**14
+    assert Settings.from_env({"MLPQ_MAX_JOB_FLOPS": "2.5e13"}).limits.max_job_flops == 25 * 10**12
+    assert Settings.from_env({"MLPQ_MAX_JOB_FLOPS": "1000"}).limits.max_job_flops == 1000
+    for bad in ("0", "-1e9", "inf", "lots"):
+        with pytest.raises(SettingsError, match="MLPQ_MAX_JOB_FLOPS=.*must be a number of FLOPs >= 1"):
+            Settings.from_env({"MLPQ_MAX_JOB_FLOPS": bad})
+
+
 def test_every_bad_value_is_named_with_its_rule():
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({"MLPQ_MAX_UNITS": "lots", "MLPQ_BLAS_THREADS": "0",
