@@ -139,20 +139,36 @@ def _gate(name: str):
 # ---- IDX files ----------------------------------------------------------------------------------
 
 
-def _read_idx_dataset(info: DatasetInfo, directory: Path):
-    missing = [file for file in FILES.values() if not (directory / file).is_file()]
+def load_test(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = True):
+    """Return `(X_test, y_test)` only, as `load` gives them, without reading the training split.
+
+    Not cached: for processes that only look at test examples (the API's mistakes view),
+    which keep their own copy rather than the 60,000 training images `load` would hold.
+    """
+    info = dataset_info(name)
+    if info.kind == "gate":
+        return _gate(name)[1]
+    directory = resolve_data_dir(data_dir) / name
+    if download:
+        fetch(name, directory.parent)
+    return _read_idx_dataset(info, directory, splits=("test",))[0]
+
+
+def _read_idx_dataset(info: DatasetInfo, directory: Path, splits=("train", "test")):
+    sizes = {split: {"train": info.train_size, "test": info.test_size}[split] for split in splits}
+    needed = [FILES[f"{split}_{part}"] for split in splits for part in ("images", "labels")]
+    missing = [file for file in needed if not (directory / file).is_file()]
     if missing:
         raise DatasetUnavailable(_missing_message(info, directory, missing))
-    sizes = {"train": info.train_size, "test": info.test_size}
     labels = {split: _read_labels(info, directory / FILES[f"{split}_labels"], size)
               for split, size in sizes.items()}  # the small files first: damage shows at once
-    splits = []
+    arrays = []
     for split, size in sizes.items():
         images = read_idx(directory / FILES[f"{split}_images"], (size, *IMAGE_SHAPE))
         X = images.reshape(size, info.input_size).astype(np.float32)
         X /= np.float32(255.0)
-        splits.append(_read_only(X, labels[split]))
-    return tuple(splits)
+        arrays.append(_read_only(X, labels[split]))
+    return tuple(arrays)
 
 
 def _read_labels(info: DatasetInfo, path: Path, size: int) -> np.ndarray:

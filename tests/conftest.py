@@ -9,4 +9,4 @@ _SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 if "MLPQ_DATA_DIR" not in os.environ and _SHARED_DATASETS.is_dir():
     os.environ["MLPQ_DATA_DIR"] = str(_SHARED_DATASETS)
 
-pytest_plugins = ["tests.service_fixtures"]
+pytest_plugins = ["tests.service_fixtures", "tests.model_fixtures"]
