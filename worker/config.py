@@ -104,6 +104,12 @@ SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
     ("checkpoint_seconds", "MLPQ_CHECKPOINT_SECONDS", "1", _non_negative_float,
      "a checkpoint is written after an epoch once this long has passed since the last one "
      "(0: after every epoch); a crashed job resumes from it"),
+    ("job_stall_seconds", "MLPQ_JOB_STALL_SECONDS", "600", _non_negative_float,
+     "a training job with no finished batch for this long (while its worker still heartbeats) "
+     "fails with error type `stalled` and its training process is replaced (0: never)"),
+    ("graceful_timeout", "MLPQ_GRACEFUL_TIMEOUT", "15", _positive_float,
+     "on SIGTERM a worker hands its job back at the next batch boundary; after this many "
+     "seconds it stops the training process anyway (the job resumes from its checkpoint)"),
 ]
 
 
@@ -128,6 +134,8 @@ class Settings:
     worker_concurrency: int = 1
     progress_interval: float = 0.25
     checkpoint_seconds: float = 1.0
+    job_stall_seconds: float = 600.0
+    graceful_timeout: float = 15.0
     limits: Limits = field(init=False, compare=False)
 
     def __post_init__(self):

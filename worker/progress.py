@@ -9,6 +9,7 @@ from collections.abc import Callable
 import redis
 
 from engine.training import Callback
+from worker.shutdown import handback_requested
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def retry_redis(action: Callable[[], object], patience: float = REDIS_OUTAGE_SEC
 
 
 class JobCallback(Callback):
-    """Writes throttled progress, each epoch's metrics and a checkpoint; stops on cancel or lost lease.
+    """Writes throttled progress, each epoch's metrics and a checkpoint; stops on cancel, on a
+    lost lease, and when its worker shuts down (`handed_back`: the runner requeues the job).
 
     Redis hiccups never fail training: a missed progress write is simply skipped, and missed
     epoch entries are rewritten in full with the next successful one.
@@ -45,7 +47,8 @@ class JobCallback(Callback):
         self.job_id, self.lease_token, self.keeper = job_id, lease_token, keeper
         self.progress_interval = progress_interval
         self.checkpoint_seconds = checkpoint_seconds
-        self.cancelled = False
+        self.cancelled = self.handed_back = False
+        self._unsaved_checkpoint: dict | None = None  # the last epoch's, when not yet written
         self.progress: dict | None = None
         self._metrics_written = 0
         self._started = self._start_fraction = 0.0
@@ -56,10 +59,16 @@ class JobCallback(Callback):
         self._started = self._last_checkpoint = time.monotonic()
         self._metrics_written = len(state.history)  # a resumed job's history is already recorded
         self._start_fraction = self._measure(state)["fraction"]
+        self.keeper.progressed()  # arms the stall watchdog
         self._report(state)
 
     def on_batch_end(self, state) -> None:
+        self.keeper.progressed()
         if self.keeper.lost.is_set():
+            state.stop()
+            return
+        if handback_requested.is_set():
+            self.handed_back = True
             state.stop()
             return
         now = time.monotonic()
@@ -72,8 +81,12 @@ class JobCallback(Callback):
             state.stop()
 
     def on_epoch_end(self, state) -> None:
+        self.keeper.progressed()
         if self.keeper.lost.is_set():
             return  # the job is someone else's now: do not overwrite their checkpoint
+        if handback_requested.is_set():
+            self.handed_back = True
+            state.stop()
         self._maybe_checkpoint(state)
         self.progress = self._measure(state)
         entry, earlier = state.history[-1], state.history[:-1]
@@ -90,13 +103,27 @@ class JobCallback(Callback):
         if self.cancelled:
             state.stop()
 
+    def on_train_end(self, state) -> None:
+        self.keeper.training_ended()  # evaluation and saving are not batches: disarm the watchdog
+
     def _maybe_checkpoint(self, state) -> None:
         # An fsynced checkpoint costs ~10 ms: after every epoch of a tiny net that would be most
-        # of the run, so tiny epochs are checkpointed every `checkpoint_seconds` instead.
+        # of the run, so tiny epochs are checkpointed every `checkpoint_seconds` instead. The
+        # skipped ones are kept in memory (a copy of the weights, small beside an epoch's
+        # arithmetic) so that a hand-back can still write the latest.
         now = time.monotonic()
-        if now - self._last_checkpoint >= self.checkpoint_seconds:
-            self.artifacts.save_checkpoint(self.job_id, state.network.checkpoint())
-            self._last_checkpoint = now
+        checkpoint = state.network.checkpoint()
+        if self.handed_back or now - self._last_checkpoint >= self.checkpoint_seconds:
+            self.artifacts.save_checkpoint(self.job_id, checkpoint)
+            self._last_checkpoint, self._unsaved_checkpoint = now, None
+        else:
+            self._unsaved_checkpoint = checkpoint
+
+    def save_latest_checkpoint(self) -> None:
+        """Write the last complete epoch's checkpoint if the interval skipped it (hand-back)."""
+        if self._unsaved_checkpoint is not None and not self.keeper.lost.is_set():
+            self.artifacts.save_checkpoint(self.job_id, self._unsaved_checkpoint)
+            self._unsaved_checkpoint = None
 
     def sync_metrics(self, history: list[dict]) -> None:
         """After fit: record the whole history once more. A write can be refused without an

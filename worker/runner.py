@@ -12,7 +12,9 @@ import contextvars
 import enum
 import functools
 import logging
+import os
 import threading
+import time
 
 import redis
 
@@ -30,6 +32,7 @@ from worker.jobs import JobStateError, JobStore, utc_now
 from worker.progress import JobCallback, retry_redis
 
 logger = logging.getLogger(__name__)
+EXIT_STALLED = 70  # EX_SOFTWARE: what a pool process whose job stalled exits with
 
 
 class Outcome(enum.Enum):
@@ -39,6 +42,7 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"  # finished already (a duplicate delivery) or unknown
     BUSY = "busy"  # another live worker holds the lease
     LOST = "lost"  # our lease was taken over mid-training; the new holder finishes the job
+    REQUEUED = "requeued"  # handed back on warm shutdown; another worker resumes it
 
 
 # Stable `error.type` values users can act on, by exception class (most specific first wins).
@@ -78,7 +82,8 @@ def run_training_job(job_id: str, *, settings: Settings | None = None,
     token = new_id()
     if not store.acquire_lease(job_id, token, settings.lease_seconds):
         return Outcome.BUSY
-    keeper = LeaseKeeper(store, job_id, token, settings.lease_seconds).start()
+    keeper = LeaseKeeper(store, job_id, token, settings.lease_seconds,
+                         stall_seconds=settings.job_stall_seconds).start()
     try:
         return _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name)
     finally:
@@ -134,6 +139,8 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     if keeper.lost.is_set():
         return Outcome.LOST
     callback.sync_metrics(net.history)
+    if callback.handed_back and not callback.cancelled:
+        return _hand_back(store, job_id, token, callback)
     if callback.cancelled:
         artifacts.delete_checkpoint(job_id)
         return _finish(store, job_id, token, Outcome.CANCELLED)
@@ -148,6 +155,24 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     return outcome
 
 
+def _hand_back(store, job_id, token, callback) -> Outcome:
+    """Warm shutdown: latest checkpoint written, job `queued` again and re-sent to the queue."""
+    from worker.tasks import enqueue_training
+
+    callback.save_latest_checkpoint()
+    try:
+        retry_redis(lambda: store.hand_back(job_id, lease_token=token))
+    except JobStateError as error:
+        logger.warning("job %s: not handed back: %s", job_id, error)
+        return Outcome.LOST
+    # Free the job before announcing it, or the next worker would find it leased and wait.
+    callback.keeper.stop()
+    store.release_lease(job_id, token)
+    enqueue_training(job_id)
+    logger.info("job %s: handed back to the queue (worker shutting down)", job_id)
+    return Outcome.REQUEUED
+
+
 def _finish(store, job_id, token, outcome: Outcome, **fields) -> Outcome:
     """Record the terminal status, riding out a Redis restart; LOST if the job moved on."""
     try:
@@ -159,16 +184,24 @@ def _finish(store, job_id, token, outcome: Outcome, **fields) -> Outcome:
 
 
 class LeaseKeeper:
-    """Renews the job's lease every third of its life from a background thread.
+    """Renews the job's lease every third of its life from a background thread, and watches
+    that training makes progress.
 
     `lost` is set when another worker owns the job now; the training callback then stops.
+    The heartbeat thread lives on even when training hangs (a stuck read, a deadlock), so it
+    also checks the time since the last finished batch: after `stall_seconds` (0: never) the
+    job fails with error type `stalled` and `on_stall` runs, by default ending this process:
+    a hung thread cannot be stopped from outside, and Celery's pool replaces the process.
     """
 
-    def __init__(self, store: JobStore, job_id: str, token: str, lease_seconds: float):
+    def __init__(self, store: JobStore, job_id: str, token: str, lease_seconds: float, *,
+                 stall_seconds: float = 0.0, on_stall=None):
         self.store, self.job_id, self.token = store, job_id, token
-        self.lease_seconds = lease_seconds
+        self.lease_seconds, self.stall_seconds = lease_seconds, stall_seconds
+        self.on_stall = on_stall or _exit_stalled
         self.lost = threading.Event()
         self._stop = threading.Event()
+        self._last_progress: float | None = None  # None: not training batches (watchdog idle)
         # Run in a copy of the caller's context, so its log lines carry the job id too.
         self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
                                         name=f"lease-{job_id[:8]}", daemon=True)
@@ -181,8 +214,21 @@ class LeaseKeeper:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def progressed(self) -> None:
+        """A batch (or the start of training) just finished: the job is alive."""
+        self._last_progress = time.monotonic()
+
+    def training_ended(self) -> None:
+        self._last_progress = None
+
+    def _interval(self) -> float:
+        interval = self.lease_seconds / 3
+        return min(interval, self.stall_seconds / 4) if self.stall_seconds else interval
+
     def _run(self) -> None:
-        while not self._stop.wait(self.lease_seconds / 3):
+        while not self._stop.wait(self._interval()):
+            if self._stalled():
+                return
             try:
                 if not self.store.renew_lease(self.job_id, self.token, self.lease_seconds):
                     logger.warning("job %s: lease taken over by another worker", self.job_id)
@@ -190,6 +236,36 @@ class LeaseKeeper:
                     return
             except redis.RedisError:
                 logger.warning("job %s: lease renewal failed; retrying", self.job_id)
+
+
+    def _stalled(self) -> bool:
+        since = self._last_progress
+        if not self.stall_seconds or since is None:
+            return False
+        idle = time.monotonic() - since
+        if idle < self.stall_seconds:
+            return False
+        logger.error("job %s: no batch finished for %.0f s (MLPQ_JOB_STALL_SECONDS=%g); failing "
+                     "it as stalled", self.job_id, idle, self.stall_seconds)
+        error = {"type": "stalled", "message": (
+            f"no training batch finished for {idle:.0f} s (MLPQ_JOB_STALL_SECONDS="
+            f"{self.stall_seconds:g}) while the worker was alive; its training process was "
+            "stopped")}
+        self.lost.set()  # should the hang end after all, the callback stops and writes nothing
+        try:
+            retry_redis(lambda: self.store.finish(self.job_id, "failed", error=error,
+                                                  lease_token=self.token))
+            self.store.release_lease(self.job_id, self.token)
+        except (JobStateError, redis.RedisError) as failure:
+            logger.warning("job %s: stall not recorded: %s", self.job_id, failure)
+        self.on_stall(self.job_id)
+        return True
+
+
+def _exit_stalled(job_id: str) -> None:
+    """End the training process: its main thread is stuck and holds the pool slot. Celery's
+    pool starts a fresh process; the task's message, requeued, finds the job finished."""
+    os._exit(EXIT_STALLED)
 
 
 def requeue_orphaned_jobs(settings: Settings, store: JobStore | None = None) -> list[str]:
