@@ -181,15 +181,17 @@ def active_jobs_limit() -> int:
     return max(current_app.config.get("MAX_ACTIVE_JOBS_PER_KEY", 0), 0)
 
 
-def too_many_active_jobs(error: ActiveJobLimit):
-    """429 with Retry-After: the key already has its quota of unfinished jobs.
+def too_many_active_jobs(error: ActiveJobLimit, adding: int = 1):
+    """429 with Retry-After: the key has no room for `adding` more unfinished jobs.
 
     JobStore.create counts and creates in one atomic step, so the limit is a hard ceiling
     even for simultaneous submissions from one key.
     """
+    wanted = f"; this request adds {adding}" if adding > 1 else ""
     abort(429, message=(
-        f"This API key already has {error.active} queued or running job(s), the most it may have "
-        f"(MLPQ_MAX_ACTIVE_JOBS_PER_KEY={error.limit}); wait for one to finish or cancel one."),
+        f"This API key already has {error.active} queued or running job(s){wanted}, and may have "
+        f"{error.limit} (MLPQ_MAX_ACTIVE_JOBS_PER_KEY={error.limit}); wait for one to finish "
+        "or cancel one."),
         headers={"Retry-After": str(ACTIVE_JOBS_RETRY_AFTER_SECONDS)})
 
 

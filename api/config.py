@@ -46,6 +46,9 @@ SETTINGS = {
     "MAX_ACTIVE_JOBS_PER_KEY": Setting(
         "MLPQ_MAX_ACTIVE_JOBS_PER_KEY", int, 4,
         "queued + running jobs one API key may have; more get 429 with Retry-After (0: no limit)"),
+    "MAX_SWEEP_RUNS": Setting(
+        "MLPQ_MAX_SWEEP_RUNS", int, 64,
+        "most runs (configurations x seeds) one sweep may have; each run is a job"),
     "METRICS_TOKEN": Setting(
         "MLPQ_METRICS_TOKEN", str, "",
         "when set, GET /metrics requires `Authorization: Bearer <this token>`; empty: open"),

@@ -238,6 +238,7 @@ class JobSchema(ma.Schema):
     metrics = ma.fields.List(ma.fields.Nested(EpochMetricsSchema),
                              metadata={"description": "per-epoch history, growing while it runs"})
     model_id = ma.fields.String(allow_none=True, metadata={"description": "set once succeeded"})
+    sweep_id = ma.fields.String(allow_none=True, metadata={"description": "the sweep it is a run of"})
     error = ma.fields.Nested(JobErrorSchema, allow_none=True, metadata={"description": "set once failed"})
     cancel_requested = ma.fields.Boolean(metadata={"description": "a cancel is pending or done"})
     attempts = ma.fields.Integer(metadata={"description": "times a worker has started it"})

@@ -1,6 +1,7 @@
 """JobStore: training jobs in Redis — records, status changes, progress, metrics, leases, events.
 
-This is the only module that knows Redis key names (the Celery queue's name included).
+This module knows every Redis key name of jobs (the Celery queue's name included); sweeps keep
+theirs in worker/sweeps.py.
 Layout, all under the `mlpq:` prefix:
   job:<id>           hash   the record (JSON-encoded `spec`, `progress`, `error`)
   job:<id>:metrics   list   per-epoch history entries (JSON)
@@ -25,9 +26,9 @@ from worker.ids import is_valid_id, new_id, validate_id
 from worker.job_scripts import STATUSES, TERMINAL_STATUSES
 
 TRAINING_QUEUE = "mlpq.training"  # the Celery queue: a Redis list with this name
-_PREFIX = "mlpq:"
-_ALL_JOBS = _PREFIX + "jobs"
-_JOB_COUNTER = _PREFIX + "jobs:counter"
+PREFIX = "mlpq:"  # every key of the job and sweep stores starts with it
+_ALL_JOBS = PREFIX + "jobs"
+_JOB_COUNTER = PREFIX + "jobs:counter"
 EVENTS_MAXLEN = 10_000  # per job; progress events are throttled, so this is hours of history
 _JSON_FIELDS = ("spec", "progress", "error")
 _STREAM_ID = re.compile(r"\d+(-\d+)?")
@@ -70,15 +71,15 @@ def utc_now() -> str:
 
 
 def _job_key(job_id: str) -> str:
-    return f"{_PREFIX}job:{job_id}"
+    return f"{PREFIX}job:{job_id}"
 
 
 def _status_key(status: str) -> str:
-    return f"{_PREFIX}jobs:status:{status}"
+    return f"{PREFIX}jobs:status:{status}"
 
 
 def _owner_key(owner: str) -> str:
-    return f"{_PREFIX}jobs:owner:{owner}"
+    return f"{PREFIX}jobs:owner:{owner}"
 
 
 def _status_keys(job_id: str) -> list[str]:
@@ -121,19 +122,21 @@ class JobStore:
     # --- records -------------------------------------------------------------------------
 
     def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None,
-               max_active: int = 0) -> dict:
+               max_active: int = 0, sweep_id: str | None = None) -> dict:
         """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated.
 
         With an `owner` and `max_active` > 0, raises ActiveJobLimit instead when that owner
         already has `max_active` queued or running jobs; counting and creating are one atomic
-        step, so simultaneous submissions never get past the limit together.
+        step, so simultaneous submissions never get past the limit together. A run of a sweep
+        names its sweep.
         """
         job_id, now = new_id(), utc_now()
         progress = {"epoch": 0, "epochs": spec.get("training", {}).get("epochs"), "batch": 0,
                     "batches": None, "fraction": 0.0, "eta_seconds": None}
         fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
                   "status": "queued", "spec": _dumps(spec), "progress": _dumps(progress),
-                  "created_at": now, "cancel_requested": "0", "attempts": 0}
+                  "created_at": now, "cancel_requested": "0", "attempts": 0,
+                  "sweep_id": sweep_id or ""}
         keys = [_job_key(job_id), _job_key(job_id) + ":events", _ALL_JOBS, _status_key("queued"),
                 _status_key("running"), _owner_key(owner or ""), _JOB_COUNTER]
         args = [max(int(max_active), 0), EVENTS_MAXLEN, _dumps({"status": "queued"}), job_id,
@@ -165,6 +168,10 @@ class JobStore:
             page = self.redis.zrevrange(key, offset, offset + limit - 1) if limit > 0 else []
         return [job for job in self._get_many(page) if job is not None], total
 
+    def get_many(self, job_ids: list[str]) -> list[dict | None]:
+        """Job records in the order asked for (None where a job does not exist), in one round trip."""
+        return self._get_many([job_id if is_valid_id(job_id) else "-" for job_id in job_ids])
+
     def count_active(self, owner: str) -> int:
         """Queued plus running jobs of one owner (for per-owner concurrency limits)."""
         return sum(int(self.redis.zintercard(2, [_owner_key(owner), _status_key(status)]))
@@ -189,6 +196,7 @@ class JobStore:
         job = {"id": fields["id"], "name": fields["name"], "owner": fields["owner"] or None,
                "status": fields["status"], "dataset": fields["dataset"],
                "model_id": fields.get("model_id") or None,
+               "sweep_id": fields.get("sweep_id") or None,
                "metrics": [json.loads(entry) for entry in metrics],
                "created_at": fields["created_at"],
                "started_at": fields.get("started_at"), "finished_at": fields.get("finished_at"),

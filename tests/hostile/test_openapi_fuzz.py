@@ -58,9 +58,11 @@ def api_schema(isolated_service):
     small_xor = {**XOR_SPEC, "training": {**XOR_SPEC["training"], "epochs": 2}}
     done = wait_for_job(client, submit(client, small_xor)["id"], timeout=60)
     assert done["status"] == "succeeded", done["error"]  # `latest` and predict have a model
+    sweep = client.post("/v1/sweeps", json={"base": small_xor, "parameters": {
+        "training.optimizer.learning_rate": {"values": [0.05]}}}).get_json()
     config = schemathesis.Config.from_dict({"seed": SEED, "cache": {"enabled": False}})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
-    return schema, {"job_id": done["id"], "model_id": done["model_id"]}
+    return schema, {"job_id": done["id"], "model_id": done["model_id"], "sweep_id": sweep["id"]}
 
 
 @pytest.mark.slow
