@@ -12,8 +12,8 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from api.auth import active_jobs_limit, too_many_active_jobs
-from api.jobs import MAX_OFFSET
 from api.extensions import Blueprint, current_owner, owner_filter, services, visible
+from api.jobs import MAX_OFFSET
 from api.sweep_results import results, state, to_csv
 from api.sweep_schemas import SweepArgsSchema, SweepCreateSchema, SweepSchema
 from worker.jobs import ActiveJobLimit, JobStateError

@@ -62,7 +62,8 @@ def api_schema(isolated_service):
         "training.optimizer.learning_rate": {"values": [0.05]}}}).get_json()
     config = schemathesis.Config.from_dict({"seed": SEED, "cache": {"enabled": False}})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
-    return schema, {"job_id": done["id"], "model_id": done["model_id"], "sweep_id": sweep["id"]}
+    return schema, {"job_id": done["id"], "model_id": done["model_id"], "sweep_id": sweep["id"],
+                    "layer": 0}
 
 
 @pytest.mark.slow
