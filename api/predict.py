@@ -18,6 +18,7 @@ from flask.views import MethodView
 from api.errors import error_response, flatten_messages, summarize
 from api.extensions import Blueprint
 from api.images import ImageError, preprocess_image
+from api.saliency import check_explainable, explain
 from api.schemas import ModelListArgsSchema
 from api.serving import PredictionError, check_batch, init_serving, resolve_model, serving
 
@@ -36,6 +37,10 @@ class PredictArgsSchema(ModelListArgsSchema):
         "description": "how many of the most likely labels to list (at most the class count)"})
     return_preprocessed = ma.fields.Boolean(load_default=False, metadata={
         "description": "also return the 28x28 array (0..1) the model saw for each input"})
+    explain = ma.fields.Boolean(load_default=False, metadata={
+        "description": "image models: also return each input's saliency, the gradient of "
+                       "the predicted class's probability with respect to every pixel, as "
+                       "numbers and as a PNG overlay"})
 
 
 class PredictRequestSchema(ma.Schema):
@@ -56,6 +61,12 @@ class PredictionSchema(ma.Schema):
     top_k = ma.fields.List(ma.fields.Nested(RankedLabelSchema))
     preprocessed = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={
         "description": "with ?return_preprocessed=true: the 28x28 input the model saw"})
+    saliency = ma.fields.List(ma.fields.Float(), metadata={
+        "description": "with ?explain=true: d(probability of `label`)/d(pixel), one per input "
+                       "value (784)"})
+    saliency_overlay = ma.fields.String(metadata={
+        "description": "with ?explain=true: a PNG data URL, the input in grey under its "
+                       "saliency (red raises the label's probability, blue lowers it)"})
 
 
 class PredictResponseSchema(ma.Schema):
@@ -131,20 +142,24 @@ class Predict(MethodView):
         `{model_id}` is a model id, the id of the job that trained it, or `latest`
         (optionally with `?dataset=`). Images are made to look like MNIST first: greyscale,
         inverted if the background is light, cropped to the digit, scaled into 20x20 and
-        centred by mass in 28x28. The `Server-Timing` header gives the milliseconds spent
-        receiving the body, decoding it, inferring and encoding the answer.
+        centred by mass in 28x28. `?explain=true` adds each input's saliency (image models).
+        The `Server-Timing` header gives the milliseconds spent receiving the body,
+        decoding it, inferring (and explaining) and encoding the answer.
         """
         started = time.perf_counter()
         args = query_arguments()
         model = resolve_model(model_id, args.get("dataset"))
+        if args["explain"]:
+            check_explainable(model)
         payload = receive_body()
         received = time.perf_counter()
         batch = read_batch(model, payload)
         decoded = time.perf_counter()
         probabilities = model.predict_proba(batch)
+        explanation = explain(model, batch, probabilities) if args["explain"] else None
         inferred = time.perf_counter()
         body = encode_predictions(model, probabilities, min(args["top_k"], model.num_classes),
-                                  batch if args["return_preprocessed"] else None)
+                                  batch if args["return_preprocessed"] else None, explanation)
         finished = time.perf_counter()
         response = Response(body, mimetype="application/json")
         response.headers["Server-Timing"] = server_timing(
@@ -275,7 +290,7 @@ def images_batch(model, images: list[tuple[str, bytes]], field: str) -> np.ndarr
     return batch
 
 
-def encode_predictions(model, probabilities, top_k, preprocessed) -> bytes:
+def encode_predictions(model, probabilities, top_k, preprocessed, explanation=None) -> bytes:
     """The response body; probabilities go out as float32 (shortest repr) straight from NumPy."""
     ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
     ranked_probabilities = -np.sort(-probabilities, axis=1)[:, :top_k]  # the same order
@@ -289,6 +304,9 @@ def encode_predictions(model, probabilities, top_k, preprocessed) -> bytes:
         }
         if preprocessed is not None:
             prediction["preprocessed"] = preprocessed[row].reshape(model.image_shape or (-1,))
+        if explanation is not None:
+            prediction["saliency"] = explanation[0][row]
+            prediction["saliency_overlay"] = explanation[1][row]
         predictions.append(prediction)
     return orjson.dumps({"model_id": model.model_id, "classes": model.classes,
                          "predictions": predictions}, option=JSON_OPTIONS)

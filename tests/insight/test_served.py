@@ -1,4 +1,4 @@
-"""The insight endpoints served by gunicorn (the production config), over HTTP."""
+"""Mistakes, weights, card, explain and trace served by gunicorn (the production config)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.api.conftest import start_gunicorn
 __all__ = ["start_gunicorn"]
 
 
-def test_mistakes_weights_and_card_over_http(start_gunicorn, service_env, trained_model):
+def test_insight_endpoints_over_http(start_gunicorn, service_env, trained_model):
     server = start_gunicorn(service_env)
     base = f"{server.url}/v1/models/{trained_model.model_id}"
     with httpx.Client(timeout=60) as http:
@@ -26,3 +26,12 @@ def test_mistakes_weights_and_card_over_http(start_gunicorn, service_env, traine
         assert f"{server.url}/v1/models/{trained_model.model_id}/predict" in card.text
         missing = http.get(f"{base}/weights/9.png")
         assert missing.status_code == 404 and "layer" in missing.json()["errors"]
+        explained = http.post(f"{base}/predict", params={"explain": "true"},
+                              json={"inputs": [[0.0] * 784]})
+        assert explained.status_code == 200
+        assert len(explained.json()["predictions"][0]["saliency"]) == 784
+        traced = http.post(f"{server.url}/v1/trace", json={
+            "model": {"layers": [{"units": 2, "activation": "tanh"},
+                                 {"units": 2, "activation": "softmax"}]},
+            "inputs": [[0, 1], [1, 1]], "labels": [1, 0]})
+        assert traced.status_code == 200 and len(traced.json()["layers"]) == 2
