@@ -12,12 +12,10 @@ import numpy as np
 
 
 class Loss:
-    """Base class. `output_activations`: activations allowed on the output layer.
-    `output_units`: the output width the loss requires (None: the number of classes)."""
+    """Base class. `output_activations`: activations allowed on the output layer."""
 
     name = ""
     output_activations: frozenset[str] = frozenset()
-    output_units: int | None = None
 
     def targets(self, y, units, dtype):
         raise NotImplementedError
@@ -71,22 +69,31 @@ class CrossEntropy(Loss):
 
 
 class BinaryCrossEntropy(Loss):
-    """Log loss of one sigmoid unit: -y log σ(z) - (1-y) log(1-σ(z)), taken from z as
-    max(z, 0) - z y + log(1 + e^-|z|) so that ±1000 gives finite values."""
+    """Log loss of every sigmoid output unit, summed over the units, averaged over samples:
+
+        L = (1/n) Σ_samples Σ_units [-y log σ(z) - (1-y) log(1-σ(z))]
+
+    taken from z as max(z, 0) - z y + log(1 + e^-|z|), so that ±1000 gives finite values.
+    With one unit, y is the 0/1 label (σ(z) is P(class 1)); with k units, y is the one-hot
+    label, each unit an independent yes/no (the multi-label loss of Keras `binary_crossentropy`
+    and PyTorch `BCEWithLogitsLoss`, which average over units where this sums: summing keeps
+    each unit's δ = a - y, as in Nielsen's cross-entropy network, whatever the width).
+    """
 
     name = "binary_cross_entropy"
     output_activations = frozenset({"sigmoid"})
-    output_units = 1
 
     def targets(self, y, units, dtype):
-        return np.asarray(y, dtype=dtype).reshape(-1, 1)
+        if units == 1:
+            return np.asarray(y, dtype=dtype).reshape(-1, 1)
+        return _one_hot(np.asarray(y, dtype=np.intp), units, dtype)
 
     def value(self, z, a, targets):
         losses = np.maximum(z, 0.0) - z * targets + np.log1p(np.exp(-np.abs(z)))
-        return float(np.mean(losses))
+        return float(np.sum(losses) / len(targets))
 
     def delta(self, z, a, targets, activation, out=None):
-        # d/dz of the log loss of σ(z) is σ(z) - y
+        # d/dz of the log loss of σ(z) is σ(z) - y, unit by unit
         out = np.subtract(a, targets, out=out)
         out *= 1.0 / len(targets)
         return out

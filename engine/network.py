@@ -165,7 +165,11 @@ class Network:
         return result
 
     def probabilities(self, output):
-        """Output activations (n, units) as class probabilities (n, num_classes)."""
+        """Output activations (n, units) as class probabilities (n, num_classes).
+
+        One unit is P(class 1); softmax outputs already are probabilities; other outputs
+        (sigmoid units trained with binary_cross_entropy, mse outputs) are normalised to sum to
+        1, so the predicted class is the unit with the largest output."""
         if output.shape[1] == 1:  # one unit in [0, 1] is P(class 1)
             return np.hstack([1.0 - output, output])
         if self.activations[-1].name == "softmax":

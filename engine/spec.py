@@ -165,8 +165,8 @@ def _perceptron(layers: list, loss: object, violations: list) -> None:
 
 def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> None:
     """The output layer and the loss must fit, as each declares: an activation's
-    `requires_loss` (softmax's gradient is fused with cross_entropy), a loss's
-    `output_activations` and `output_units` (binary_cross_entropy: one sigmoid unit). A single
+    `requires_loss` (softmax's gradient is fused with cross_entropy) and a loss's
+    `output_activations` (binary_cross_entropy: sigmoid units, one or one per class). A single
     output unit is read as P(class 1), so its outputs must lie in [0, 1]; a softmax over one
     unit is constant 1."""
     activation, units = output["activation"], output["units"]
@@ -180,10 +180,6 @@ def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> No
         allowed = ", ".join(sorted(LOSSES[loss].output_activations))
         violations.append(Violation(f"{last}.activation", "loss_needs_activation",
                                     f"the {loss} loss needs an output activation among {allowed}, not {activation}"))
-    needed_units = LOSSES[loss].output_units
-    if needed_units is not None and units not in (INVALID, needed_units):
-        violations.append(Violation(f"{last}.units", "loss_needs_units",
-                                    f"the {loss} loss needs exactly {needed_units} output unit, not {units}"))
     low, high = ACTIVATIONS[activation].range
     if units == 1 and not (low >= 0.0 and high <= 1.0):
         violations.append(Violation(f"{last}.activation", "single_unit_output",

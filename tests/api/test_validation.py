@@ -55,9 +55,9 @@ BAD_SPECS = [
     ("unknown-optimizer", set_in("training", "optimizer", "name", "adamw"), "training.optimizer.name"),
     ("unknown-dataset", set_in("dataset", "cifar10"), "dataset"),
     ("softmax-mid-network", set_in("model", "layers", 0, "activation", "softmax"), "model.layers[0].activation"),
-    ("bce-with-10-outputs", lambda b: (b["model"].update(loss="binary_cross_entropy"),
-                                       b["model"]["layers"][1].update(activation="sigmoid")),
-     "model.layers[1].units"),
+    ("bce-with-3-outputs-for-10-classes", lambda b: (
+        b["model"].update(loss="binary_cross_entropy"),
+        b["model"]["layers"][1].update(activation="sigmoid", units=3)), "model.layers[1].units"),
     ("cross-entropy-without-softmax", set_in("model", "layers", 1, "activation", "sigmoid"),
      "model.layers[1].activation"),
     ("output-width-vs-dataset", set_in("model", "layers", 1, "units", 5), "model.layers[1].units"),
@@ -156,6 +156,15 @@ def test_defaults_are_filled_in(idle_client):
     assert job["spec"]["training"] == TRAINING_DEFAULTS
     assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
     assert idle_client.get(response.headers["Location"]).get_json()["spec"] == job["spec"]
+
+
+def test_ten_sigmoid_outputs_with_log_loss_are_accepted(idle_client):
+    """The all-sigmoid tutorial net: one sigmoid unit per digit, per-unit log loss."""
+    body = spec_with(lambda b: (b["model"].update(loss="binary_cross_entropy"),
+                                b["model"]["layers"][1].update(activation="sigmoid")))
+    response = idle_client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["spec"]["model"]["layers"][1]["units"] == 10
 
 
 def test_null_training_means_defaults(idle_client):

@@ -24,15 +24,16 @@ def activation(name, z):
 
 
 def loss(name, a, y, units):
-    """Mean over samples: cross-entropy -log a[y]; log loss; ½‖a - onehot(y)‖² (mse)."""
+    """Mean over samples: cross-entropy -log a[y]; log loss summed over units; ½‖a - t‖² (mse).
+
+    t is the label itself for one output unit, else onehot(y)."""
     n = len(y)
+    target = y.reshape(-1, 1).astype(float) if units == 1 else np.eye(units)[y]
     if name == "cross_entropy":
         return -np.mean(np.log(a[np.arange(n), y]))
     if name == "binary_cross_entropy":
-        p = a[:, 0]
-        return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        return -np.sum(target * np.log(a) + (1 - target) * np.log(1 - a)) / n
     if name == "mse":
-        target = y.reshape(-1, 1).astype(float) if units == 1 else np.eye(units)[y]
         return 0.5 * np.sum((a - target) ** 2) / n
     raise KeyError(name)
 

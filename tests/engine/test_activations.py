@@ -79,6 +79,16 @@ def test_losses_at_extremes_are_exact_and_finite(dtype):
     targets = log_loss.targets(np.array([0, 0, 1]), 1, dtype)
     value = log_loss.value(logits, sigmoid.forward(logits.copy()), targets)
     assert value == pytest.approx((1000.0 + 0.0 + np.log(2)) / 3, rel=1e-6)
+    # k sigmoid units on one-hot targets: the per-unit log losses summed, averaged over samples
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]], dtype=dtype)
+    targets = log_loss.targets(np.array([2, 0]), 3, dtype)
+    np.testing.assert_array_equal(targets, [[0, 0, 1], [1, 0, 0]])
+    outputs = sigmoid.forward(logits.copy())
+    # sample 1: 1000 (unit 0 says yes wrongly) + log 2 + 1000 (unit 2 says no wrongly); sample 2: 3 log 2
+    assert log_loss.value(logits, outputs, targets) == pytest.approx(
+        (2000.0 + np.log(2) + 3 * np.log(2)) / 2, rel=1e-6)
+    np.testing.assert_allclose(log_loss.delta(logits, outputs, targets, sigmoid),
+                               [[0.5, 0.25, -0.5], [-0.25, 0.25, 0.25]], atol=1e-7)
 
 
 def _network(hidden, output, loss, units):
@@ -89,7 +99,8 @@ def _network(hidden, output, loss, units):
 
 @pytest.mark.parametrize("hidden", ["identity", "sigmoid", "tanh", "relu", "leaky_relu"])
 @pytest.mark.parametrize(("output", "loss", "units"), [
-    ("softmax", "cross_entropy", 3), ("sigmoid", "binary_cross_entropy", 1), ("sigmoid", "mse", 3),
+    ("softmax", "cross_entropy", 3), ("sigmoid", "binary_cross_entropy", 1),
+    ("sigmoid", "binary_cross_entropy", 4), ("sigmoid", "mse", 3),
     ("tanh", "mse", 3), ("identity", "mse", 2)])
 def test_network_survives_inputs_of_plus_minus_1000(hidden, output, loss, units):
     net = _network(hidden, output, loss, units)

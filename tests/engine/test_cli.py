@@ -64,13 +64,13 @@ def test_epochs_option_overrides_the_file(tmp_path):
 
 def test_spec_violations_are_listed_with_paths_and_rules(tmp_path):
     job = {**XOR_JOB, "model": {"layers": [{"units": 3, "activation": "softmax"},
-                                           {"units": 2, "activation": "sigmoid"}],
+                                           {"units": 3, "activation": "sigmoid"}],
                                 "loss": "binary_cross_entropy"},
            "training": {"epochs": 0}}
     result = run("train", job_file(tmp_path, job))
     assert result.returncode == 2 and result.stdout == ""
     assert "model.layers[0].activation: softmax is only allowed on the output layer [output_only]" in result.stderr
-    assert "model.layers[1].units:" in result.stderr and "[loss_needs_units]" in result.stderr
+    assert "model.layers[1].units:" in result.stderr and "[output_width]" in result.stderr
     assert "training.epochs: must be >= 1, got 0 [range]" in result.stderr
     assert "Traceback" not in result.stderr
 

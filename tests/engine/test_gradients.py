@@ -13,11 +13,12 @@ from tests.engine import reference
 HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only and name != "step"]
 PAIRINGS = [(loss, output) for loss, entry in LOSSES.items()
             for output in sorted(entry.output_activations) if output != "step"]
-CASES = [(hidden, output, loss) for loss, output in PAIRINGS for hidden in HIDDEN]
+WIDTHS = {"binary_cross_entropy": (1, 3)}  # one unit on 0/1 labels; one unit per class, one-hot
+CASES = [(hidden, output, loss, units) for loss, output in PAIRINGS
+         for units in WIDTHS.get(loss, (3,)) for hidden in HIDDEN]
 
 
-def _network(hidden, output, loss, seed=0):
-    units = 1 if LOSSES[loss].output_units == 1 else 3
+def _network(hidden, output, loss, seed=0, units=3):
     spec = {"layers": [{"units": 5, "activation": hidden}, {"units": 4, "activation": hidden},
                        {"units": units, "activation": output}], "loss": loss, "init": "xavier"}
     net = Network.from_spec(spec, input_size=6, seed=seed, dtype=np.float64)
@@ -31,13 +32,13 @@ def _network(hidden, output, loss, seed=0):
 
 def test_every_pairing_is_covered():
     assert len(PAIRINGS) == 1 + 1 + 5  # softmax+CE, sigmoid+log loss, 5 outputs with mse
-    assert len(CASES) == 7 * 5
+    assert len(CASES) == 8 * 5
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.3])
-@pytest.mark.parametrize(("hidden", "output", "loss"), CASES)
-def test_backprop_matches_finite_differences(hidden, output, loss, weight_decay):
-    net, X, y = _network(hidden, output, loss)
+@pytest.mark.parametrize(("hidden", "output", "loss", "units"), CASES)
+def test_backprop_matches_finite_differences(hidden, output, loss, units, weight_decay):
+    net, X, y = _network(hidden, output, loss, units=units)
     activations = [hidden, hidden, output]
     expected_loss = reference.total_loss(net.params, activations, loss, X, y, weight_decay)
     assert net.compute_loss(X, y, weight_decay) == pytest.approx(expected_loss, rel=1e-12)

@@ -35,6 +35,27 @@ def test_xor_dataset_from_the_loader():
     assert net.evaluate(X, y)["accuracy"] == 1.0
 
 
+def test_xor_with_one_sigmoid_unit_per_class():
+    """k sigmoid outputs on one-hot targets: each unit learns "is it my class?"; the
+    prediction is the unit with the largest output."""
+    y = np.array([0, 1, 1, 0])
+    net = Network.from_spec({"layers": [{"units": 4, "activation": "tanh"},
+                                        {"units": 2, "activation": "sigmoid"}],
+                             "loss": "binary_cross_entropy", "init": "xavier"},
+                            input_size=2, num_classes=2, seed=0)
+    history = net.fit(GATE_INPUTS, y, epochs=1500, batch_size=4,
+                      optimizer={"name": "adam", "learning_rate": 0.05})
+    assert history.epochs[-1]["accuracy"] == 1.0
+    np.testing.assert_array_equal(net.predict(GATE_INPUTS), y)
+    probabilities = net.predict_proba(GATE_INPUTS)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(probabilities[np.arange(4), y] > 0.8)
+    metrics = net.evaluate(GATE_INPUTS, y)
+    assert metrics["accuracy"] == 1.0
+    assert metrics["loss"] == pytest.approx(net.compute_loss(GATE_INPUTS, y))
+    assert metrics["loss"] == pytest.approx(history.epochs[-1]["loss"], rel=0.2)
+
+
 def test_and_gate_with_one_step_perceptron():
     """Rosenblatt's perceptron: w ← w + η (y - prediction) x, one sample at a time."""
     y = np.array([0, 0, 0, 1])

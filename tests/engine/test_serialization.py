@@ -98,6 +98,18 @@ def test_single_sigmoid_unit_and_float64_round_trip(tmp_path):
     assert manifest_of(tmp_path / "xor")["classes"] == ["false", "true"]
 
 
+def test_sigmoid_outputs_with_log_loss_round_trip(tmp_path):
+    spec = {"layers": [{"units": 6, "activation": "sigmoid"}, {"units": 10, "activation": "sigmoid"}],
+            "loss": "binary_cross_entropy"}
+    net = Network.from_spec(spec, input_size=784, seed=2)
+    X = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    loaded = engine.load(net.save(tmp_path / "bce", dataset="mnist"))
+    assert loaded.spec["loss"] == "binary_cross_entropy" and loaded.sizes[-1] == 10
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    y = np.arange(5)
+    assert loaded.compute_loss(X, y) == net.compute_loss(X, y)
+
+
 def test_weights_are_plain_arrays_and_no_pickle_is_read(saved):
     with zipfile.ZipFile(saved / "weights.npz") as archive:
         assert sorted(archive.namelist()) == ["W0.npy", "W1.npy", "W2.npy", "b0.npy", "b1.npy", "b2.npy"]
