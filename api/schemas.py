@@ -203,6 +203,22 @@ class ProgressSchema(ma.Schema):
     eta_seconds = _nullable_float("estimated seconds left; null until it can be estimated")
 
 
+class LayerHealthSchema(ma.Schema):
+    """One layer's health after an epoch, on a fixed sample of the training rows (engine.diagnostics)."""
+
+    layer = ma.fields.Integer(metadata={"description": "index into model.layers, 0-based"})
+    units = ma.fields.Integer()
+    activation = ma.fields.String()
+    weight_norm = _nullable_float("‖W‖ (Frobenius)")
+    grad_norm = _nullable_float("‖∂C/∂W‖ of the mean loss over the sample")
+    update_ratio = _nullable_float("‖ΔW‖ / ‖W‖ of the epoch's last step (healthy: about 1e-3)")
+    activation_mean = _nullable_float("mean activation over the sample")
+    activation_std = _nullable_float("spread of the activations over the sample")
+    dead_fraction = _nullable_float("relu-family: share of units never active on the sample; else null")
+    saturated_fraction = _nullable_float(
+        "sigmoid/tanh: share of activations within 1% of the range's ends; else null")
+
+
 class EpochMetricsSchema(ma.Schema):
     """One epoch of the training history."""
 
@@ -214,6 +230,8 @@ class EpochMetricsSchema(ma.Schema):
     learning_rate = _nullable_float()
     seconds = _nullable_float()
     samples_per_second = _nullable_float()
+    layers = ma.fields.List(ma.fields.Nested(LayerHealthSchema), metadata={
+        "description": "per-layer health after this epoch, one entry per layer"})
 
 
 class JobErrorSchema(ma.Schema):

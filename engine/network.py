@@ -226,12 +226,16 @@ class Network:
 
     # -- training ----------------------------------------------------------------------------
 
-    def fit(self, X, y, *, callbacks=(), resume_from=None, validation_data=None, **config):
-        """Train with mini-batch gradient descent; returns a `History` (see engine.training)."""
+    def fit(self, X, y, *, callbacks=(), resume_from=None, validation_data=None,
+            diagnostics=True, **config):
+        """Train with mini-batch gradient descent; returns a `History` (see engine.training).
+
+        Each epoch's entry carries `layers`, per-layer health (engine.diagnostics), unless
+        `diagnostics=False`."""
         from engine.training import train  # training imports this module
 
         return train(self, X, y, config, callbacks=callbacks, resume_from=resume_from,
-                     validation_data=validation_data)
+                     validation_data=validation_data, diagnostics=diagnostics)
 
     def checkpoint(self):
         """Resumable training state after the last complete epoch (see engine.training)."""

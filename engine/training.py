@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from engine.diagnostics import Diagnostics
 from engine.flops import training_samples
 from engine.optimizers import make_optimizer
 from engine.schedules import SCHEDULES
@@ -81,13 +82,18 @@ class Run:
         self.completed_epochs = 0
         self.epoch_complete = True
         self.history = []
+        self.diagnostics = None  # a Diagnostics when each epoch measures per-layer health
         # the optimizer sees the whole network as one weight vector and one bias vector
         self.param_groups = [{"W": network.weights, "b": network.biases}]
         self.grad_groups = [{"W": network.weight_grads, "b": network.bias_grads}]
 
 
-def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_data=None):
-    """Fit `network` on (X, y); see `Network.fit`. Returns a History."""
+def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_data=None,
+          diagnostics=True):
+    """Fit `network` on (X, y); see `Network.fit`. Returns a History.
+
+    With `diagnostics`, each epoch's entry carries `layers`: per-layer health measured on a
+    fixed sample of the training rows (engine.diagnostics)."""
     if resume_from is not None:
         config = {**resume_from["training_config"], **config}
     config = validate_training_config(config, has_validation_data=validation_data is not None)
@@ -96,6 +102,8 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
     X, y = _as_training_data(network, X, y, check_finite=False)
     (X, y), validation = _split(network, X, y, config["validation_split"], validation_data)
     run = Run(network, config)
+    if diagnostics:
+        run.diagnostics = Diagnostics(X, y)
     if resume_from is not None:
         restore(network, run, resume_from)
     network.training_config, network.history, network._training = config, run.history, run
@@ -170,6 +178,8 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
         loss_sum += loss * (stop - start)
         correct += count_correct(output, labels)
         network.backprop(batch_targets, workspace)
+        if stop == n and run.diagnostics is not None:
+            run.diagnostics.before_last_step(network)  # to measure this step's update
         optimizer.step(run.param_groups, run.grad_groups)
         if batch_hooks:
             state.batch, state.samples_seen = batch, state.samples_seen + stop - start
@@ -179,10 +189,13 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
     run.epoch_complete = True
     state.batch, state.samples_seen = state.batches, seen_before + n  # also without batch hooks
     seconds = time.perf_counter() - started
-    return {"epoch": epoch_index + 1, "loss": loss_sum / n, "accuracy": correct / n,
-            "val_loss": None, "val_accuracy": None, "learning_rate": optimizer.learning_rate,
-            "seconds": None, "samples_per_second": n / seconds if seconds > 0 else None,
-            "started": started}
+    entry = {"epoch": epoch_index + 1, "loss": loss_sum / n, "accuracy": correct / n,
+             "val_loss": None, "val_accuracy": None, "learning_rate": optimizer.learning_rate,
+             "seconds": None, "samples_per_second": n / seconds if seconds > 0 else None,
+             "started": started}
+    if run.diagnostics is not None:  # after samples_per_second: it measures training alone
+        entry["layers"] = run.diagnostics.measure(network)
+    return entry
 
 
 def count_correct(output, labels):

@@ -12,7 +12,7 @@ from engine.stopping import EarlyStopping
 SPEC = {"layers": [{"units": 16, "activation": "relu", "dropout": 0.2},
                    {"units": 3, "activation": "softmax"}], "loss": "cross_entropy", "init": "he"}
 HISTORY_KEYS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
-                "seconds", "samples_per_second"}
+                "seconds", "samples_per_second", "layers"}
 TIMING = ("seconds", "samples_per_second")
 
 
