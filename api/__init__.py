@@ -2,14 +2,15 @@
 
 from flask import Flask
 
-from api import auth, extensions, health, insight, jobs, models, predict, sweeps, trace, ui, v2
+from api import (auth, datasets, extensions, health, insight, jobs, models, predict, sweeps, trace,
+                 ui, v2)
 from api.config import load_config
 from api.errors import register_error_handlers
 from worker.logs import configure_logging
 
 # Documented JSON API (flask-smorest blueprints, in the OpenAPI document), then plain pages.
-API_BLUEPRINTS = [jobs.blp, models.blp, sweeps.blp, health.blp, predict.blp, insight.blp,
-                  trace.blp]
+API_BLUEPRINTS = [jobs.blp, models.blp, sweeps.blp, datasets.blp, health.blp, predict.blp,
+                  insight.blp, trace.blp]
 PAGE_BLUEPRINTS = [ui.blp, v2.blp]
 
 

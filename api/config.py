@@ -35,9 +35,6 @@ SETTINGS = {
     "WORKER_PING_TIMEOUT": Setting(
         "MLPQ_WORKER_PING_TIMEOUT", float, 1.0,
         "seconds /readyz waits for a Celery worker to answer a ping"),
-    "SWAGGER_UI_URL": Setting(
-        "MLPQ_SWAGGER_UI_URL", str, "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
-        "where /docs loads Swagger UI from; without it /docs shows a plain route list"),
     # Security and observability (api/auth.py, api/metrics.py; docs/security.md).
     "API_KEYS": Setting(
         "MLPQ_API_KEYS", str, "",

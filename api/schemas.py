@@ -38,7 +38,10 @@ OptimizerSchema = schema_from_rules(
     "OptimizerSchema", engine_spec.HYPERPARAMETER_RULES, optional=True,
     extra={"name": ma.fields.String(
         validate=ma.validate.OneOf(list(OPTIMIZERS)),
-        metadata={"default": engine_spec.DEFAULT_OPTIMIZER})},
+        metadata={"default": engine_spec.DEFAULT_OPTIMIZER,
+                  # Machine-readable for forms (the studio): each optimizer's settings and defaults.
+                  "x-hyperparameters": {name: dict(cls.hyperparameters)
+                                        for name, cls in OPTIMIZERS.items()}})},
     doc="An optimizer and its hyperparameters; which ones apply depends on `name`: "
         + "; ".join(f"{name}: {', '.join(cls.hyperparameters)}" for name, cls in OPTIMIZERS.items()),
 )

@@ -7,6 +7,7 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
+from api.ui import PAGES
 from tests.api.conftest import make_app
 from worker.celery_app import configure
 from worker.config import Settings
@@ -54,16 +55,27 @@ def test_request_schema_shows_engine_rules_and_defaults(client):
     assert set(schemas["JobCreate"]["properties"]["dataset"]["enum"]) >= {"mnist", "fashion-mnist", "xor"}
 
 
-def test_docs_and_ui_pages(client):
+def test_docs_serve_swagger_ui_from_its_package(client):
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"/openapi.json" in docs.data
-    assert b"swagger-ui-bundle.js" in docs.data and b"docs.js" in docs.data
-    assert client.get("/ui-static/docs.js").status_code == 200
-    page = client.get("/")
-    assert page.status_code == 200 and b"<canvas" in page.data
-    script = client.get("/ui-static/ui.js")
-    assert script.status_code == 200 and b"/v1/models/${model}/predict" in script.data
-    assert b"http://" not in page.data and b"https://" not in page.data  # no CDN: works offline
+    assert b"http://" not in docs.data and b"https://" not in docs.data  # no CDN: works offline
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/static/{name}".encode() in docs.data
+        response = client.get(f"/docs/static/{name}")
+        assert response.status_code == 200 and len(response.data) > 10_000
+    assert client.get("/docs/static/../../__init__.py").status_code == 404
+
+
+def test_studio_pages_and_their_files(client):
+    for endpoint, page in PAGES.items():
+        response = client.get(page.path)
+        assert response.status_code == 200, endpoint
+        assert f'src="/ui-static/{endpoint}.js"'.encode() in response.data
+        assert b"http://" not in response.data and b"https://" not in response.data
+        assert client.get(f"/ui-static/{endpoint}.js").status_code == 200
+    plotly = client.get("/vendor/plotly.min.js")
+    assert plotly.status_code == 200 and b"plotly" in plotly.data[:2000].lower()
+    assert client.get("/vendor/nothing.js").status_code == 404
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from api.auth import KeyRing, generate_key, hash_key, key_entry, parse_api_keys
+from api.ui import PAGES
 from tests.api.conftest import make_app
 from tests.security.conftest import make_key
 from worker.ids import new_id
@@ -18,7 +19,8 @@ from worker.ids import new_id
 # public route has to be added here on purpose.
 PUBLIC_ENDPOINTS = {
     "health.Health", "health.Readiness", "v2.server_live", "v2.server_ready",
-    "api-docs.openapi_json", "ui.index", "ui.docs", "ui.static", "static", "metrics.metrics",
+    "api-docs.openapi_json", "ui.docs", "ui.static", "ui.vendor", "ui.swagger_ui", "static",
+    "metrics.metrics", *(f"ui.{page}" for page in PAGES),
 }
 # A value for each URL variable, so every rule can be turned into a real path.
 SAMPLE_VALUES = {"job_id": new_id(), "model_id": new_id(), "name": new_id(), "version": "1",

@@ -1,0 +1,80 @@
+// Playground (/playground?model=…): draw, and the prediction, the ten probability bars and the
+// 28×28 the model saw follow as you draw (throttled; one request in flight at a time).
+
+import { get, list, post } from "./api.js";
+import { drawProbabilities } from "./charts.js";
+import { $, el, initKeyForm, notice, query, report, setQuery } from "./dom.js";
+import { DrawingPad, paintPixels } from "./draw.js";
+
+let inFlight = false;
+let again = false;
+let datasets = {};
+
+const pad = new DrawingPad($("pad"), { onDraw: predict });
+
+async function predict() {
+  const model = $("model").value;
+  if (!model || !pad.inked) return;
+  if (inFlight) { again = true; return; } // the newest drawing is sent when this answer is in
+  inFlight = true;
+  try {
+    const answer = await post(`/v1/models/${model}/predict?return_preprocessed=true`, { images: [pad.png()] });
+    show(answer);
+  } catch (error) {
+    $("prediction").textContent = error.message;
+  } finally {
+    inFlight = false;
+    if (again) { again = false; predict(); }
+  }
+}
+
+function show(answer) {
+  const prediction = answer.predictions[0];
+  const name = answer.classes[prediction.label];
+  const confidence = (100 * prediction.probabilities[prediction.label]).toFixed(1);
+  $("prediction").textContent = `${name === String(prediction.label) ? name : `${prediction.label} (${name})`}: ${confidence}%`;
+  drawProbabilities($("bars"), answer.classes, prediction.probabilities);
+  if (prediction.preprocessed) paintPixels($("seen"), prediction.preprocessed);
+}
+
+function clear() {
+  pad.clear();
+  $("prediction").textContent = "Draw something.";
+  $("seen").getContext("2d").clearRect(0, 0, 112, 112);
+}
+
+async function loadModels() {
+  try {
+    datasets = Object.fromEntries((await list("/v1/datasets")).map((dataset) => [dataset.name, dataset]));
+    const models = (await list("/v1/models")).filter((model) =>
+      model.status === "ready" && datasets[model.dataset] && datasets[model.dataset].kind === "image");
+    const wanted = query().get("model");
+    const options = models.map((model) => el("option", { value: model.id },
+      `${model.name} (${model.dataset}${model.evaluation ? `, ${(100 * model.evaluation.accuracy).toFixed(1)}%` : ""})`));
+    if (wanted && !models.some((model) => model.id === wanted)) {
+      const model = await get(`/v1/models/${wanted}`); // say why it is not offered
+      notice(`${model.name} was trained on ${model.dataset}, which is not images: pick an image model.`);
+    }
+    $("model").replaceChildren(...options);
+    if (!models.length) {
+      notice("No image model yet: train one on mnist or fashion-mnist in Build.");
+      return;
+    }
+    $("model").value = models.some((model) => model.id === wanted) ? wanted : models[0].id;
+    modelChosen();
+  } catch (error) {
+    report(error);
+  }
+}
+
+function modelChosen() {
+  setQuery({ model: $("model").value });
+  const option = $("model").selectedOptions[0];
+  $("model-about").replaceChildren("Model ", el("a", { href: `/model?id=${$("model").value}` }, option ? option.textContent : ""));
+  predict();
+}
+
+$("model").addEventListener("change", modelChosen);
+$("clear").addEventListener("click", clear);
+initKeyForm(loadModels);
+loadModels();
