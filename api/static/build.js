@@ -2,7 +2,7 @@
 // OpenAPI document, /v1/datasets, /v1/examples); the API's 422 messages beside their fields;
 // the raw JSON kept in sync; the spec in the URL so a link reproduces the form.
 
-import { ApiError, get, list, post, schema } from "./api.js";
+import { ApiError, list, openapi, post, schema } from "./api.js";
 import { $, el, initKeyForm, notice, report } from "./dom.js";
 
 const choices = {}; // filled from the API by loadChoices()
@@ -47,12 +47,8 @@ async function loadChoices() {
   choices.hyperparameterRules = optimizer.properties;
   choices.training = training.properties;
   choices.datasets = Object.fromEntries(datasets.map((dataset) => [dataset.name, dataset]));
-  try {
-    examples = await list("/v1/examples");
-  } catch (error) {
-    examples = [];
-    report(error);
-  }
+  const paths = (await openapi()).paths;
+  examples = paths["/v1/examples"] ? await list("/v1/examples") : [];
   $("example").append(...examples.map((example) => el("option", { value: example.name }, example.title || example.name)));
 }
 

@@ -13,7 +13,7 @@ function layout(title, yTitle, { yaxis = {}, ...rest } = {}) {
     font: FONT,
     margin: { l: 56, r: 16, t: 40, b: 44 },
     hovermode: "x unified",
-    xaxis: { title: { text: "epoch" }, tickformat: "d", rangemode: "tozero" },
+    xaxis: { title: { text: "epoch" }, tickformat: "d" },
     yaxis: { title: { text: yTitle }, ...yaxis },
     legend: { orientation: "h", y: -0.25 },
     ...rest,
@@ -23,6 +23,14 @@ function layout(title, yTitle, { yaxis = {}, ...rest } = {}) {
 /** Draw (or redraw) `traces` in `div`; Plotly.react only redraws what changed. */
 export function draw(div, traces, chartLayout) {
   return Plotly().react(div, traces, chartLayout, CONFIG);
+}
+
+/** Draw curves over epochs, with whole-number epoch ticks however few epochs there are. */
+function drawEpochs(div, traces, chartLayout) {
+  const last = Math.max(1, ...traces.flatMap((trace) => trace.x));
+  chartLayout.xaxis.dtick = Math.max(1, Math.ceil(last / 10));
+  chartLayout.xaxis.range = [0, last + 0.5];
+  return draw(div, traces, chartLayout);
 }
 
 const present = (values) => values.some((value) => value !== null && value !== undefined);
@@ -50,8 +58,8 @@ export function historyTraces(metrics, key, { label = "", colour = COLOURS[0], v
 /** Loss and accuracy curves of one run, train and validation on the same axes. */
 export function drawHistory(lossDiv, accuracyDiv, metrics) {
   const options = { colour: COLOURS[0], validationColour: COLOURS[1] };
-  draw(lossDiv, historyTraces(metrics, "loss", options), layout("Loss", "loss"));
-  draw(accuracyDiv, historyTraces(metrics, "accuracy", options),
+  drawEpochs(lossDiv, historyTraces(metrics, "loss", options), layout("Loss", "loss"));
+  drawEpochs(accuracyDiv, historyTraces(metrics, "accuracy", options),
     layout("Accuracy", "accuracy", { yaxis: { tickformat: ".0%", rangemode: "tozero" } }));
 }
 
@@ -59,8 +67,8 @@ export function drawHistory(lossDiv, accuracyDiv, metrics) {
 export function drawOverlay(lossDiv, accuracyDiv, runs) {
   const traces = (key) => runs.flatMap((run, index) =>
     historyTraces(run.metrics, key, { label: run.label, colour: COLOURS[index % COLOURS.length] }));
-  draw(lossDiv, traces("loss"), layout("Loss", "loss"));
-  draw(accuracyDiv, traces("accuracy"),
+  drawEpochs(lossDiv, traces("loss"), layout("Loss", "loss"));
+  drawEpochs(accuracyDiv, traces("accuracy"),
     layout("Accuracy", "accuracy", { yaxis: { tickformat: ".0%", rangemode: "tozero" } }));
 }
 
@@ -90,8 +98,8 @@ export function drawHealth(gradientDiv, unitsDiv, metrics) {
         line: { color: colour, dash }, hovertemplate: "%{y:.1%}" });
     }
   }
-  draw(gradientDiv, gradient, layout("Gradient norm per layer", "‖∂C/∂W‖", { yaxis: { type: "log" } }));
-  draw(unitsDiv, share, layout("Dead or saturated units per layer", "share of units",
+  drawEpochs(gradientDiv, gradient, layout("Gradient norm per layer", "‖∂C/∂W‖", { yaxis: { type: "log" } }));
+  drawEpochs(unitsDiv, share, layout("Dead or saturated units per layer", "share of units",
     { yaxis: { tickformat: ".0%", range: [0, 1] } }));
 }
 
@@ -117,8 +125,8 @@ export function drawConfusion(div, matrix, classes, onCell) {
   // Colour by log count so the off-diagonal mistakes stay visible beside the large diagonal.
   const z = matrix.map((row) => row.map((count) => Math.log10(1 + count)));
   draw(div, [{
-    type: "heatmap", z, x: names, y: names, customdata: matrix, colorscale: "Blues", showscale: false,
-    texttemplate: "%{customdata}", hovertemplate: "true %{y}, predicted %{x}: %{customdata}<extra></extra>",
+    type: "heatmap", z, x: names, y: names, text: matrix, colorscale: "Blues", reversescale: true,
+    showscale: false, texttemplate: "%{text}", hovertemplate: "true %{y}, predicted %{x}: %{text}<extra></extra>",
     xgap: 1, ygap: 1,
   }], {
     font: FONT, margin: { l: 100, r: 8, t: 8, b: 90 }, height: 480,

@@ -52,9 +52,15 @@ export class DrawingPad {
     pen.lineWidth = PEN_WIDTH;
     pen.lineCap = pen.lineJoin = "round";
     pen.beginPath();
-    pen.moveTo(...from);
-    pen.lineTo(...to);
-    pen.stroke();
+    if (from[0] === to[0] && from[1] === to[1]) { // a dot: a zero-length line draws nothing
+      pen.fillStyle = "#000";
+      pen.arc(...from, PEN_WIDTH / 2, 0, 2 * Math.PI);
+      pen.fill();
+    } else {
+      pen.moveTo(...from);
+      pen.lineTo(...to);
+      pen.stroke();
+    }
     this.inked = true;
     this.schedule(false);
   }

@@ -8,6 +8,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from api.ui import PAGES
+from engine.datasets import DATASETS
+from engine.optimizers import OPTIMIZERS
 from tests.api.conftest import make_app
 from worker.celery_app import configure
 from worker.config import Settings
@@ -53,6 +55,22 @@ def test_request_schema_shows_engine_rules_and_defaults(client):
     assert layer["dropout"]["maximum"] == 1.0 and layer["dropout"]["exclusiveMaximum"] is True
     assert schemas["TrainingConfig"]["properties"]["batch_size"]["default"] == 128
     assert set(schemas["JobCreate"]["properties"]["dataset"]["enum"]) >= {"mnist", "fashion-mnist", "xor"}
+
+
+def test_datasets_and_optimizer_settings_are_machine_readable(client):
+    """What the studio's forms read: each dataset's shape and classes, each optimizer's settings."""
+    datasets = {dataset["name"]: dataset for dataset in client.get("/v1/datasets").get_json()}
+    assert set(datasets) == set(DATASETS)
+    assert datasets["mnist"] == {
+        "name": "mnist", "kind": "image", "input_size": 784, "image_shape": [28, 28],
+        "num_classes": 10, "classes": [str(digit) for digit in range(10)],
+        "train_size": 60000, "test_size": 10000}
+    assert datasets["xor"]["kind"] == "gate" and datasets["xor"]["image_shape"] is None
+    assert datasets["fashion-mnist"]["classes"][9] == "Ankle boot"
+    name = client.get("/openapi.json").get_json()["components"]["schemas"]["Optimizer"]["properties"]["name"]
+    assert name["x-hyperparameters"] == {optimizer: dict(cls.hyperparameters)
+                                         for optimizer, cls in OPTIMIZERS.items()}
+    assert set(name["x-hyperparameters"]) == set(name["enum"])
 
 
 def test_docs_serve_swagger_ui_from_its_package(client):

@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from tests.api.conftest import GunicornServer
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 FINISHED = {"succeeded", "failed", "cancelled"}
 XOR_BODY = {
     "name": "xor-studio", "dataset": "xor",
@@ -117,20 +119,36 @@ class ConsoleWatch:
                 if not any(pattern.search(text) for pattern in self.allowed)]
 
 
-@pytest.fixture
-def page(browser, studio, request):
-    """A fresh browser tab that fails its test on any console error or page error."""
-    viewport = {"width": 1280, "height": 900}
-    context = browser.new_context(base_url=studio.url, viewport=viewport)
+def open_tab(browser, base_url: str, **context_options):
+    """A new browser context and tab on `base_url` whose console errors, page errors and any
+    request leaving this machine are recorded in `tab.console_watch`."""
+    context = browser.new_context(base_url=base_url, **context_options)
     tab = context.new_page()
     tab.set_default_timeout(30_000)
     watch = ConsoleWatch()
     tab.on("console", watch.on_console)
     tab.on("pageerror", watch.on_page_error)
+
+    def stay_local(route):  # the studio and /docs must work on an air-gapped machine
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            watch.problems.append(f"request leaving this machine: {route.request.url}")
+            route.abort()
+
+    context.route(re.compile(r"^https?://"), stay_local)
     tab.console_watch = watch
+    return context, tab
+
+
+@pytest.fixture
+def page(browser, studio):
+    """A fresh browser tab that fails its test on any console error, page error or request
+    leaving this machine."""
+    context, tab = open_tab(browser, studio.url, viewport={"width": 1280, "height": 900})
     yield tab
     context.close()
-    problems = watch.unexpected()
+    problems = tab.console_watch.unexpected()
     assert not problems, "\n".join(problems)
 
 

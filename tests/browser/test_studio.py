@@ -1,0 +1,157 @@
+"""The studio's pages in Chromium against the real stack: build, job, model, playground, compare."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.browser.conftest import XOR_BODY, open_tab, screenshot
+
+
+def chart_traces(page, chart_id: str) -> list[dict]:
+    """The traces plotly drew in `#chart_id` (name, x, y), as the browser holds them."""
+    return page.evaluate(
+        """(id) => (document.getElementById(id).data || []).map(
+               (trace) => ({name: trace.name, meta: trace.meta, x: Array.from(trace.x), y: Array.from(trace.y)}))""",
+        chart_id)
+
+
+def fill_xor_form(page) -> None:
+    """Make the form XOR 2-3-1 (tanh, sigmoid, log loss, Adam 0.05, 40 epochs of batch 4)."""
+    page.select_option("#f-dataset", "xor")
+    layers = page.locator("#fields fieldset[data-for^='model.layers['] legend")
+    while layers.count() > 1:
+        page.get_by_role("button", name="remove layer 1").click()
+    while layers.count() < 2:
+        page.get_by_role("button", name="Add a hidden layer").click()
+    page.fill("#f-model-layers-0-units", "3")
+    page.select_option("#f-model-layers-0-activation", "tanh")
+    page.fill("#f-model-layers-1-units", "1")
+    page.select_option("#f-model-layers-1-activation", "sigmoid")
+    page.fill("#f-model-layers-1-dropout", "")
+    page.select_option("#f-model-loss", "binary_cross_entropy")
+    page.select_option("#f-training-optimizer-name", "adam")
+    page.fill("#f-training-optimizer-learning-rate", "0.05")
+    page.fill("#f-training-epochs", "40")
+    page.fill("#f-training-batch-size", "4")
+    page.fill("#f-training-validation-split", "")
+    page.fill("#f-name", "xor-from-the-form")
+
+
+def test_build_xor_in_the_form_then_watch_its_curves(page, studio):
+    page.goto("/build")
+    page.wait_for_selector("#f-dataset")
+    fill_xor_form(page)
+    # The raw JSON view follows the form, and the URL carries the spec.
+    body = page.evaluate("JSON.parse(document.getElementById('json').value)")
+    assert body["model"]["layers"] == [{"units": 3, "activation": "tanh"},
+                                       {"units": 1, "activation": "sigmoid"}]
+    assert body["training"]["optimizer"] == {"name": "adam", "learning_rate": 0.05}
+    assert "#spec=" in page.url
+    screenshot(page, "build")
+    page.get_by_role("button", name="Train it").click()
+    page.wait_for_url("**/job?id=*")
+    job_id = page.url.split("id=")[1]
+    job = studio.wait(job_id)
+    assert job["status"] == "succeeded" and job["name"] == "xor-from-the-form"
+    assert job["spec"]["model"]["layers"][0]["units"] == 3
+    page.wait_for_selector("#progress-text:has-text('succeeded')")
+    page.wait_for_function("document.getElementById('loss-chart').data?.[0]?.x.length === 40")
+    traces = {trace["meta"]: trace for trace in chart_traces(page, "loss-chart")}
+    traces.update({trace["meta"]: trace for trace in chart_traces(page, "accuracy-chart")})
+    assert set(traces) == {"loss", "accuracy"}  # no validation split, so no validation curves
+    for key in ("loss", "accuracy"):
+        assert traces[key]["x"] == [entry["epoch"] for entry in job["metrics"]]
+        assert traces[key]["y"] == [entry[key] for entry in job["metrics"]]
+    screenshot(page, "job")
+
+
+def test_a_bad_layer_shows_the_message_beside_its_field(page, studio):
+    page.console_watch.allow("status of 422")  # the API's answer, which the page shows
+    page.goto("/build")
+    page.wait_for_selector("#f-dataset")
+    fill_xor_form(page)
+    page.select_option("#f-model-layers-0-activation", "softmax")
+    page.fill("#f-model-layers-1-units", "0")
+    jobs_before = studio.http.get("/v1/jobs").headers["X-Pagination"]
+    page.get_by_role("button", name="Train it").click()
+    activation_error = page.locator("#f-model-layers-0-activation-error")
+    activation_error.wait_for()
+    assert "only allowed on the output layer" in activation_error.inner_text()
+    assert "must be >= 1, got 0" in page.locator("#f-model-layers-1-units-error").inner_text()
+    assert page.get_attribute("#f-model-layers-1-units", "aria-invalid") == "true"
+    assert page.locator("#f-model-layers-1-activation-error").inner_text() == ""
+    assert "/build" in page.url  # nothing was queued
+    assert studio.http.get("/v1/jobs").headers["X-Pagination"] == jobs_before
+    screenshot(page, "build-errors")
+
+
+def test_drawing_a_stroke_predicts_without_a_click(page, studio, mnist_job):
+    model_id = mnist_job["model_id"]
+    predictions = []
+    page.on("request", lambda request: predictions.append(request.url) if "/predict" in request.url else None)
+    page.goto(f"/playground?model={model_id}")
+    page.wait_for_function(f"document.getElementById('model').value === '{model_id}'")
+    box = page.locator("#pad").bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x, box["y"] + box["height"] * (0.15 + 0.7 * step / 20))
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('bars').data?.[0]?.x.length === 10")
+    bars = chart_traces(page, "bars")[0]["x"]
+    assert math.isclose(sum(bars), 1.0, abs_tol=1e-6)
+    assert bars.index(max(bars)) == 1  # a vertical stroke is a one
+    assert page.locator("#prediction").inner_text().startswith("1")
+    assert page.get_by_role("button", name="Predict").count() == 0
+    assert predictions and all("return_preprocessed=true" in url for url in predictions)
+    seen = page.evaluate("""() => {
+        const pixels = document.getElementById('seen').getContext('2d').getImageData(0, 0, 112, 112).data;
+        let lit = 0; for (let i = 0; i < pixels.length; i += 4) lit += pixels[i] > 128; return lit; }""")
+    assert seen > 0  # the 28x28 the model saw is painted
+    screenshot(page, "playground")
+
+
+def test_the_model_page_shows_the_confusion_matrix(page, studio, mnist_job):
+    model = studio.http.get(f"/v1/models/{mnist_job['model_id']}").json()
+    page.goto(f"/model?id={model['id']}")
+    page.wait_for_function("document.getElementById('confusion').data?.length === 1")
+    counts = page.evaluate("document.getElementById('confusion').data[0].text")
+    assert counts == model["evaluation"]["confusion_matrix"]
+    screenshot(page, "model")
+
+
+def test_compare_overlays_two_jobs(page, studio, xor_job):
+    other = studio.train({**XOR_BODY, "name": "xor-sgd",
+                          "training": {**XOR_BODY["training"], "optimizer": {"name": "sgd", "learning_rate": 0.5}}})
+    page.goto(f"/compare?jobs={xor_job['id']},{other['id']}")
+    page.wait_for_function("document.getElementById('loss-chart').data?.length === 2")
+    traces = chart_traces(page, "loss-chart")
+    for job, trace in zip([xor_job, other], traces, strict=True):
+        assert trace["x"] == [entry["epoch"] for entry in job["metrics"]]
+        assert trace["y"] == [entry["loss"] for entry in job["metrics"]]
+    diff = page.locator("#diff").inner_text()
+    assert "training.optimizer.name" in diff and "sgd" in diff and "adam" in diff
+    screenshot(page, "compare")
+
+
+@pytest.mark.parametrize("path", ["/", "/build", "/playground", "/compare"])
+def test_pages_fit_a_phone(browser, studio, path):
+    context, tab = open_tab(browser, studio.url, viewport={"width": 375, "height": 740},
+                            is_mobile=True, has_touch=True)
+    tab.goto(path)
+    tab.wait_for_load_state("networkidle")
+    overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    screenshot(tab, f"phone{path.replace('/', '-').rstrip('-')}")
+    context.close()
+    assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+    assert not tab.console_watch.unexpected()
+
+
+def test_docs_is_the_full_explorer_offline(page, studio):
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert page.locator(".opblock-summary-path", has_text="/v1/jobs").count() >= 1
+    screenshot(page, "docs")
