@@ -24,7 +24,7 @@ PUBLIC_ENDPOINTS = {
 }
 # A value for each URL variable, so every rule can be turned into a real path.
 SAMPLE_VALUES = {"job_id": new_id(), "model_id": new_id(), "name": new_id(), "version": "1",
-                 "action": "infer", "rest": "no/such/thing", "filename": "ui.js"}
+                 "action": "infer", "rest": "no/such/thing", "filename": "ui.js", "layer": "0"}
 PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
