@@ -23,8 +23,8 @@ PUBLIC_ENDPOINTS = {
     "metrics.metrics", *(f"ui.{page}" for page in PAGES),
 }
 # A value for each URL variable, so every rule can be turned into a real path.
-SAMPLE_VALUES = {"job_id": new_id(), "model_id": new_id(), "name": new_id(), "version": "1",
-                 "action": "infer", "rest": "no/such/thing", "filename": "ui.js", "layer": "0"}
+SAMPLE_VALUES = {"job_id": new_id(), "model_id": new_id(), "sweep_id": new_id(), "name": new_id(),
+                 "version": "1", "action": "infer", "rest": "no/such/thing", "filename": "ui.js", "layer": "0"}
 PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
