@@ -2,8 +2,20 @@
 
 from flask import Flask
 
-from api import (auth, datasets, extensions, health, insight, jobs, models, predict, sweeps, trace,
-                 ui, v2)
+from api import (
+    auth,
+    datasets,
+    extensions,
+    health,
+    insight,
+    jobs,
+    models,
+    predict,
+    sweeps,
+    trace,
+    ui,
+    v2,
+)
 from api.config import load_config
 from api.errors import register_error_handlers
 from worker.logs import configure_logging
