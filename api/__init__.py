@@ -4,19 +4,23 @@ from flask import Flask
 
 from api import (
     auth,
+    body_parsing,
+    converters,
     datasets,
-    extensions,
     health,
     insight,
     jobs,
+    json_provider,
     models,
     predict,
+    services,
     sweeps,
     trace,
     ui,
     v2,
 )
 from api.config import load_config
+from api.error_schema import Api
 from api.errors import register_error_handlers
 from worker.logs import configure_logging
 
@@ -35,8 +39,12 @@ def create_app(test_config=None):
     app = Flask(__name__)
     app.config.from_mapping(load_config(test_config))
     configure_logging()
-    api = extensions.init_app(app)
-    register_error_handlers(app, extensions.ERROR_HANDLERS)
+    body_parsing.init_app(app)
+    json_provider.init_app(app)
+    api = Api(app)
+    converters.init_app(app, api)
+    services.init_app(app, api)
+    register_error_handlers(app, services.ERROR_HANDLERS)
     # Order matters: the request id and timing start first, so even a 401 is logged and counted.
     observability.init_app(app)
     auth.init_app(app, api)

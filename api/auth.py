@@ -3,7 +3,7 @@
 Keys are configured as SHA-256 hashes only (MLPQ_API_KEYS=`name:sha256hex[:admin]`, comma
 separated; `mlpq keygen NAME` makes one), so neither the environment nor a log ever holds a
 usable key. A request's key name becomes `g.owner`: what it creates belongs to that name, and
-api.extensions.visible() hides everything else (an admin key sees all). With no keys configured
+api.ownership.visible() hides everything else (an admin key sees all). With no keys configured
 the service is open, for local use, and says so at start-up and in /readyz.
 """
 
@@ -19,7 +19,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from api.errors import error_response
-from api.extensions import current_owner
+from api.ownership import current_owner
 from worker.jobs import ActiveJobLimit
 
 logger = logging.getLogger(__name__)

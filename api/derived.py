@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from api.services import EXTENSION_KEY as SERVICES_KEY
 from engine import datasets
 
 EXTENSION_KEY = "mlpq_derived"
@@ -80,5 +81,5 @@ def derived(app) -> DerivedCache:
     cache = app.extensions.get(EXTENSION_KEY)
     if cache is None:
         cache = app.extensions.setdefault(EXTENSION_KEY, DerivedCache(
-            app.extensions["mlpq"].settings.data_dir, app.config["MODEL_CACHE_SIZE"]))
+            app.extensions[SERVICES_KEY].settings.data_dir, app.config["MODEL_CACHE_SIZE"]))
     return cache

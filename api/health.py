@@ -8,8 +8,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from api.auth import auth_mode
-from api.extensions import Blueprint, celery_app, services
+from api.blueprint import Blueprint
 from api.schemas import HealthSchema, ReadinessSchema
+from api.services import services
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
@@ -54,7 +55,7 @@ class ReadinessProbe:
         try:
             # limit=1: the first answer settles readiness, so the probe returns in milliseconds
             # instead of always waiting out the timeout (orchestrators' probe timeouts are ~1 s).
-            replies = celery_app().control.ping(timeout=self.ping_timeout, limit=1)
+            replies = services().celery.control.ping(timeout=self.ping_timeout, limit=1)
         except Exception as error:  # a broker hiccup means "not ready", never a 500
             return {"ok": False, "detail": f"worker ping failed: {error}"}
         names = sorted(name for reply in replies for name in reply)

@@ -10,10 +10,11 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from api import pictures
+from api.blueprint import Blueprint
 from api.derived import derived
-from api.extensions import Blueprint, services
 from api.model_card import build_card
 from api.predict import prediction_error
+from api.services import services
 from api.serving import PredictionError, resolve_model
 from engine.datasets import DATASETS, DatasetUnavailable
 

@@ -13,10 +13,12 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from api.auth import active_jobs_limit, too_many_active_jobs
-from api.extensions import Blueprint, current_owner, owner_filter, services, visible
+from api.blueprint import Blueprint
+from api.ownership import current_owner, owner_filter, visible
 from api.schemas import JobCreateSchema, JobListArgsSchema, JobSchema
+from api.services import services
+from worker.celery_app import enqueue_training
 from worker.jobs import TERMINAL_STATUSES, ActiveJobLimit
-from worker.tasks import enqueue_training
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ class Jobs(MethodView):
         except ActiveJobLimit as error:
             too_many_active_jobs(error)
         try:
-            enqueue_training(job["id"])
+            enqueue_training(services().celery, job["id"])
         except Exception as error:  # the broker is down: do not leave a job queued forever
             logger.warning("could not enqueue job %s: %s", job["id"], error,
                            extra={"job_id": job["id"]})

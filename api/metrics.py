@@ -21,7 +21,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 
 from api.errors import error_response
-from api.extensions import services
+from api.services import services
 from api.serving import EXTENSION_KEY as SERVING_KEY
 from worker.job_scripts import STATUSES
 

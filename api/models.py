@@ -7,8 +7,11 @@ from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Page, abort
 
-from api.extensions import LATEST, Blueprint, owner_filter, services, visible
+from api.blueprint import Blueprint
+from api.converters import LATEST, IdConverter, parameter_schema
+from api.ownership import owner_filter, visible
 from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
+from api.services import services
 
 blp = Blueprint(
     "models", __name__, url_prefix="/v1/models",
@@ -67,7 +70,7 @@ class ModelById(MethodView):
         return find_model(model_id, args.get("dataset"))
 
     @blp.doc(parameters=[{"in": "path", "name": "model_id", "required": True,
-                          "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                          "schema": parameter_schema(IdConverter),
                           "description": "the model's id (the alias latest is not accepted here)"}])
     @blp.response(204)
     @blp.alt_response(400, response="BAD_REQUEST")

@@ -15,8 +15,8 @@ import orjson
 from flask import Response, request
 from flask.views import MethodView
 
+from api.blueprint import Blueprint
 from api.errors import error_response, flatten_messages, summarize
-from api.extensions import Blueprint
 from api.images import ImageError, preprocess_image
 from api.saliency import check_explainable, explain
 from api.schemas import ModelListArgsSchema

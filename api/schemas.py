@@ -9,10 +9,10 @@ the output width matching the dataset, the service limits) and fill in every def
 """
 
 import marshmallow as ma
-from flask import current_app
 
 from api.errors import flatten_messages
 from api.fields import NamedVariants, schema_from_rules
+from api.services import services
 from engine import spec as engine_spec
 from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
@@ -99,7 +99,7 @@ def default_job_name(dataset, model):
 
 
 def _limits():
-    return current_app.extensions["mlpq"].settings.limits
+    return services().settings.limits
 
 
 def check_model(dataset, model):

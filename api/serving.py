@@ -15,9 +15,12 @@ from flask import current_app
 from threadpoolctl import threadpool_limits
 
 from api.config import Setting
-from api.extensions import LATEST, owner_filter, services, visible
+from api.converters import LATEST
 from api.images import ImageLimits
 from api.model_cache import LoadedModel, ModelCache, ModelCorrupt, ModelNotFound
+from api.ownership import owner_filter, visible
+from api.services import EXTENSION_KEY as SERVICES_KEY
+from api.services import services
 
 EXTENSION_KEY = "mlpq_serving"
 
@@ -92,7 +95,7 @@ def init_serving(app) -> Serving:
         max_body_bytes=values["PREDICT_MAX_BODY_BYTES"],
         image_limits=ImageLimits(values["PREDICT_MAX_IMAGE_BYTES"],
                                  values["PREDICT_MAX_IMAGE_PIXELS"]),
-        cache=ModelCache(app.extensions["mlpq"].artifacts, values["MODEL_CACHE_SIZE"]),
+        cache=ModelCache(app.extensions[SERVICES_KEY].artifacts, values["MODEL_CACHE_SIZE"]),
         latest={}, latest_lock=threading.Lock(),
     )
     app.extensions[EXTENSION_KEY] = state

@@ -12,13 +12,15 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from api.auth import active_jobs_limit, too_many_active_jobs
-from api.extensions import Blueprint, current_owner, owner_filter, services, visible
+from api.blueprint import Blueprint
 from api.jobs import MAX_OFFSET
+from api.ownership import current_owner, owner_filter, visible
+from api.services import services
 from api.sweep_results import results, state, to_csv
 from api.sweep_schemas import SweepArgsSchema, SweepCreateSchema, SweepSchema
+from worker.celery_app import enqueue_training
 from worker.jobs import ActiveJobLimit, JobStateError
 from worker.sweeps import SweepStore, run_digest
-from worker.tasks import enqueue_training
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ def _reusable(runs, owner):
 
 def _enqueue(job_id):
     try:
-        enqueue_training(job_id)
+        enqueue_training(services().celery, job_id)
     except Exception as error:  # the broker is down: fail the run rather than leave it queued
         logger.warning("could not enqueue sweep run %s: %s", job_id, error,
                        extra={"job_id": job_id})

@@ -12,9 +12,10 @@ import numpy as np
 from flask.views import MethodView
 from flask_smorest import abort
 
-from api.extensions import Blueprint, services
+from api.blueprint import Blueprint
 from api.fields import StrictFloat, StrictInteger
 from api.schemas import ModelSpecSchema, OptimizerSchema
+from api.services import services
 from engine import spec as engine_spec
 from engine.network import Network
 

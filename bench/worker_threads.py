@@ -21,11 +21,10 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from tests.service_fixtures import CeleryWorker, build_service_env  # noqa: E402
-from worker.celery_app import configure  # noqa: E402
+from worker.celery_app import create_celery_app, enqueue_training  # noqa: E402
 from worker.config import Settings  # noqa: E402
 from worker.jobs import JobStore  # noqa: E402
 from worker.redis_server import RedisServer  # noqa: E402
-from worker.tasks import enqueue_training  # noqa: E402
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -36,11 +35,11 @@ def job_spec(units: int, epochs: int) -> dict:
             "training": {"epochs": epochs, "batch_size": 128, "early_stopping": None}}
 
 
-def run_jobs(store: JobStore, count: int, spec: dict, timeout: float = 900) -> list[dict]:
+def run_jobs(store: JobStore, celery, count: int, spec: dict, timeout: float = 900) -> list[dict]:
     ids = []
     for number in range(count):
         ids.append(store.create(name=f"bench-{number}", dataset="mnist", spec=spec)["id"])
-        enqueue_training(ids[-1])
+        enqueue_training(celery, ids[-1])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = [store.get(job_id) for job_id in ids]
@@ -66,18 +65,19 @@ def measure(layout: str, server: RedisServer, args, workdir: Path) -> dict:
     env = build_service_env(server.url, workdir / f"artifacts-{layout}",
                             MLPQ_WORKER_CONCURRENCY=str(processes),
                             MLPQ_BLAS_THREADS=str(threads), MLPQ_CHECKPOINT_SECONDS="1")
-    configure(Settings.from_env(env))
+    celery = create_celery_app(Settings.from_env(env))
     store = JobStore.from_url(server.url)
     worker = CeleryWorker(env, workdir / "logs", concurrency=processes).start()
     try:
         spec = job_spec(args.units, args.epochs)
-        run_jobs(store, processes, spec)  # warm-up: every pool process loads MNIST once
+        run_jobs(store, celery, processes, spec)  # warm-up: every pool process loads MNIST once
         started = time.perf_counter()
-        jobs = run_jobs(store, args.jobs, spec)
+        jobs = run_jobs(store, celery, args.jobs, spec)
         elapsed = time.perf_counter() - started
     finally:
         worker.stop()
         store.close()
+        celery.close()
     return {"layout": layout, "jobs_per_second": args.jobs / elapsed, "seconds": elapsed,
             "mean_job_seconds": sum(map(job_seconds, jobs)) / len(jobs)}
 

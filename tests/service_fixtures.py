@@ -249,14 +249,20 @@ def make_celery_worker(service_env, tmp_path):
 
 @pytest.fixture(scope="session")
 def worker_settings(service_env):
-    """Settings as the session's workers see them; also points this process's Celery app
-    (used by `enqueue_training`) at the session's Redis."""
-    from worker.celery_app import configure
+    """Settings as the session's workers see them."""
     from worker.config import Settings
 
-    settings = Settings.from_env(service_env)
-    configure(settings)
-    return settings
+    return Settings.from_env(service_env)
+
+
+@pytest.fixture(scope="session")
+def celery_app(worker_settings):
+    """A Celery app on the session's Redis, to queue jobs with `enqueue_training(celery_app, id)`."""
+    from worker.celery_app import create_celery_app
+
+    app = create_celery_app(worker_settings)
+    yield app
+    app.close()
 
 
 class IsolatedService:
@@ -264,37 +270,40 @@ class IsolatedService:
 
     def __init__(self, server: RedisServer, env: dict[str, str], make_worker):
         from worker.artifacts import ArtifactStore
+        from worker.celery_app import create_celery_app
+        from worker.config import Settings
         from worker.jobs import JobStore
 
         self.server, self.env, self._make_worker = server, env, make_worker
+        self.settings = Settings.from_env(env)
         self.jobs = JobStore.from_url(server.url)
         self.artifacts = ArtifactStore(env["MLPQ_ARTIFACT_DIR"])
+        self.celery = create_celery_app(self.settings)  # queues jobs on this Redis
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.celery.close()
 
     def start_worker(self, **options) -> CeleryWorker:
         return self._make_worker(env=self.env, **options)
 
     def submit(self, spec: dict, dataset: str = "xor", name: str = "job", **fields) -> str:
-        from worker.tasks import enqueue_training
+        from worker.celery_app import enqueue_training
 
         job = self.jobs.create(name=name, dataset=dataset, spec=spec, **fields)
-        enqueue_training(job["id"])
+        enqueue_training(self.celery, job["id"])
         return job["id"]
 
 
 @pytest.fixture
-def isolated_service(make_redis_server, make_celery_worker, tmp_path, worker_settings):
-    """`IsolatedService` with append-only Redis; this process's Celery app publishes to it
-    for the duration of the test. Workers are started with `.start_worker()`."""
-    from worker.celery_app import configure
-    from worker.config import Settings
-
+def isolated_service(make_redis_server, make_celery_worker, tmp_path):
+    """`IsolatedService` with append-only Redis and its own Celery app to queue jobs on it.
+    Workers are started with `.start_worker()`."""
     server = make_redis_server(appendonly=True)
     env = build_service_env(server.url, tmp_path / "artifacts")
-    configure(Settings.from_env(env))
     service = IsolatedService(server, env, make_celery_worker)
     yield service
-    service.jobs.close()
-    configure(worker_settings)
+    service.close()
 
 
 @pytest.fixture

@@ -1,6 +1,4 @@
-"""mlpq worker: the Celery app (`celery -A worker worker`), job store and artifact store."""
+"""mlpq worker: the job store, the artifact store, the training runner and its Celery app.
 
-from worker import logs  # noqa: F401 - connects the Celery signals behind structured logs
-from worker.celery_app import celery
-
-__all__ = ["celery"]
+`celery -A worker worker` runs the app in worker/celery.py (Celery's documented layout).
+"""

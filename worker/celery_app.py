@@ -1,29 +1,38 @@
-"""The Celery app: Redis broker, at-least-once delivery settings, per-process BLAS threads, sweeper."""
+"""create_celery_app(settings): a Celery app on the settings' Redis, and enqueue_training.
+
+The API and the worker each build their own app from their own Settings (Flask's Celery
+pattern: `celery_init_app` in api/services.py, `worker/celery.py` for `celery -A worker`), so
+no module configures a shared global app and nothing has to reset one.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-
-import redis
-from celery import Celery, bootsteps
-from celery.signals import worker_process_init
+from celery import Celery
 
 from worker.config import Settings
-from worker.jobs import TRAINING_QUEUE
-
-logger = logging.getLogger(__name__)
-
-celery = Celery("mlpq", include=["worker.tasks"])
-_settings: Settings | None = None
-_blas_limit = None  # the threadpoolctl limiter, kept alive for the life of a pool process
+from worker.ids import validate_id
+from worker.jobs import TRAIN_TASK, TRAINING_QUEUE
 
 
-def configure(settings: Settings) -> Celery:
-    """Point the app at `settings` (the API calls this from create_app, the worker at import)."""
-    global _settings
-    previous, _settings = _settings, settings
-    celery.conf.update(
+class CeleryApp(Celery):
+    """A Celery app that carries the Settings it was configured from (tasks read them)."""
+
+    def __init__(self, settings: Settings | None = None, **kwargs):
+        kwargs.setdefault("set_as_current", False)
+        super().__init__("mlpq", **kwargs)
+        # Unpickling an app calls this without settings; the environment is then the source.
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.conf.update(celery_config(self.settings))
+
+
+def create_celery_app(settings: Settings, **kwargs) -> CeleryApp:
+    """A Celery app pointed at `settings.redis_url`; kwargs go to Celery (e.g. `include`)."""
+    return CeleryApp(settings, **kwargs)
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    """Celery's settings for `settings`: broker, queue, at-least-once delivery, redelivery."""
+    return dict(
         broker_url=settings.redis_url,
         broker_connection_retry_on_startup=True,
         task_default_queue=TRAINING_QUEUE,
@@ -55,65 +64,9 @@ def configure(settings: Settings) -> Celery:
             "socket_connect_timeout": 5,
         },
     )
-    if previous is not None and previous.redis_url != settings.redis_url:
-        # Pools opened for the old broker would keep publishing there.
-        celery.close()
-        celery.amqp._producer_pool = None
-    return celery
 
 
-def current_settings() -> Settings:
-    if _settings is None:
-        configure(Settings.from_env())
-    return _settings
-
-
-@worker_process_init.connect
-def _limit_blas_threads(**_kwargs) -> None:
-    """Each pool process gets MLPQ_BLAS_THREADS BLAS threads (concurrency x threads <= cores)."""
-    from threadpoolctl import threadpool_limits
-
-    global _blas_limit
-    _blas_limit = threadpool_limits(limits=current_settings().blas_threads, user_api="blas")
-
-
-class LeaseSweeper(bootsteps.StartStopStep):
-    """A thread in each worker's main process that requeues `running` jobs whose lease expired.
-
-    The lease expires only when its worker stopped heartbeating (killed, frozen, cut off), so
-    this recovers jobs within MLPQ_LEASE_SECONDS + MLPQ_SWEEP_SECONDS of their worker dying,
-    without waiting for the broker's visibility timeout.
-    """
-
-    requires = {"celery.worker.components:Pool"}
-
-    def __init__(self, parent, **kwargs):
-        super().__init__(parent, **kwargs)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, parent) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="mlpq-lease-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self, parent) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        from worker.runner import requeue_orphaned_jobs
-
-        settings = current_settings()
-        while not self._stop.wait(settings.sweep_seconds):
-            try:
-                requeue_orphaned_jobs(settings)
-            except redis.RedisError as error:
-                logger.warning("lease sweep skipped: %s", error)
-            except Exception:  # noqa: BLE001 - a bug here must not kill the thread
-                logger.exception("lease sweep failed")
-
-
-celery.steps["worker"].add(LeaseSweeper)
-configure(Settings.from_env())
+def enqueue_training(app: Celery, job_id: str) -> None:
+    """Queue job `job_id` for training through `app` (after JobStore.create, or a requeue)."""
+    validate_id(job_id, "job id")
+    app.send_task(TRAIN_TASK, args=[job_id])

@@ -26,6 +26,7 @@ from worker.ids import is_valid_id, new_id, validate_id
 from worker.job_scripts import STATUSES, TERMINAL_STATUSES
 
 TRAINING_QUEUE = "mlpq.training"  # the Celery queue: a Redis list with this name
+TRAIN_TASK = "mlpq.train"  # the Celery task that trains one job; its only argument is the job id
 PREFIX = "mlpq:"  # every key of the job and sweep stores starts with it
 _ALL_JOBS = PREFIX + "jobs"
 _JOB_COUNTER = PREFIX + "jobs:counter"

@@ -24,6 +24,7 @@ from celery import signals
 from celery.utils.log import get_multiprocessing_logger
 
 from worker.ids import is_valid_id
+from worker.jobs import TRAIN_TASK
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "mlpq_request_id", default=None)
@@ -33,7 +34,6 @@ CONTEXT = {"request_id": request_id_var, "job_id": job_id_var}
 
 LOG_FORMATS = ("json", "text")
 HANDLER_NAME = "mlpq"
-TRAIN_TASK = "mlpq.train"
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName"}

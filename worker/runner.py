@@ -63,18 +63,15 @@ def error_type(error: BaseException) -> str:
 
 
 @functools.cache
-def _job_store(redis_url: str) -> JobStore:
-    return JobStore.from_url(redis_url)  # one connection pool per process
+def job_store(redis_url: str) -> JobStore:
+    """The process's JobStore on `redis_url` (one connection pool per process)."""
+    return JobStore.from_url(redis_url)
 
 
-def run_training_job(job_id: str, *, settings: Settings | None = None,
-                     store: JobStore | None = None, artifacts: ArtifactStore | None = None,
-                     worker_name: str = "") -> Outcome:
+def run_training_job(job_id: str, *, settings: Settings, store: JobStore | None = None,
+                     artifacts: ArtifactStore | None = None, worker_name: str = "") -> Outcome:
     """Train job `job_id` unless it is finished or another worker holds it."""
-    if settings is None:
-        from worker.celery_app import current_settings
-        settings = current_settings()
-    store = store or _job_store(settings.redis_url)
+    store = store or job_store(settings.redis_url)
     artifacts = artifacts or ArtifactStore(settings.artifact_dir)
     job = store.get(job_id)
     if job is None or job["status"] in TERMINAL_STATUSES:
@@ -156,19 +153,16 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
 
 
 def _hand_back(store, job_id, token, callback) -> Outcome:
-    """Warm shutdown: latest checkpoint written, job `queued` again and re-sent to the queue."""
-    from worker.tasks import enqueue_training
-
+    """Warm shutdown: latest checkpoint written, job `queued` again (the task re-sends it)."""
     callback.save_latest_checkpoint()
     try:
         retry_redis(lambda: store.hand_back(job_id, lease_token=token))
     except JobStateError as error:
         logger.warning("job %s: not handed back: %s", job_id, error)
         return Outcome.LOST
-    # Free the job before announcing it, or the next worker would find it leased and wait.
+    # Free the job before the task announces it, or the next worker would find it leased and wait.
     callback.keeper.stop()
     store.release_lease(job_id, token)
-    enqueue_training(job_id)
     logger.info("job %s: handed back to the queue (worker shutting down)", job_id)
     return Outcome.REQUEUED
 
@@ -267,17 +261,3 @@ def _exit_stalled(job_id: str) -> None:
     pool starts a fresh process; the task's message, requeued, finds the job finished."""
     os._exit(EXIT_STALLED)
 
-
-def requeue_orphaned_jobs(settings: Settings, store: JobStore | None = None) -> list[str]:
-    """Requeue every `running` job whose lease expired (its worker died); returns their ids."""
-    from worker.tasks import enqueue_training
-
-    store = store or _job_store(settings.redis_url)
-    requeued = []
-    for job_id in store.running_job_ids():
-        if store.requeue_if_orphaned(job_id):
-            logger.warning("job %s: its worker stopped renewing the lease; requeued", job_id,
-                           extra={"job_id": job_id})
-            enqueue_training(job_id)
-            requeued.append(job_id)
-    return requeued

@@ -19,7 +19,7 @@ import threading
 import time
 
 from billiard.process import active_children
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import worker_process_init
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +34,12 @@ def _listen_for_handback(**_kwargs) -> None:
     signal.signal(HANDBACK_SIGNAL, lambda _signum, _frame: handback_requested.set())
 
 
-@worker_shutting_down.connect
-def _hand_jobs_back(sig=None, how=None, **_kwargs) -> None:
-    """In the main process, on warm shutdown: ask each pool process to hand its job back."""
-    if how != "Warm":
-        return  # a cold shutdown kills the pool processes at once; leases recover their jobs
-    from worker.celery_app import current_settings
-
+def hand_jobs_back(timeout: float) -> None:
+    """In the main process, on warm shutdown: ask each pool process to hand its job back,
+    and kill those that have not within `timeout` seconds (worker/celery.py calls this)."""
     children = active_children()
     for child in children:
         _signal(child.pid, HANDBACK_SIGNAL)
-    timeout = current_settings().graceful_timeout
     threading.Thread(target=_enforce_deadline, args=(children, timeout),
                      name="mlpq-graceful-deadline", daemon=True).start()
 

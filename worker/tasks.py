@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from worker.celery_app import celery, current_settings
-from worker.ids import validate_id
+from worker.celery_app import enqueue_training
+from worker.jobs import TRAIN_TASK
 from worker.runner import Outcome, run_training_job
 
 
-@shared_task(bind=True, name="mlpq.train", max_retries=None, acks_late=True,
+@shared_task(bind=True, name=TRAIN_TASK, max_retries=None, acks_late=True,
              reject_on_worker_lost=True)
 def train(self, job_id: str) -> str:
     """Train job `job_id`; a copy of a job another worker holds waits and checks again."""
-    outcome = run_training_job(job_id, worker_name=self.request.hostname or "")
+    settings = self.app.settings  # the worker's CeleryApp (worker/celery_app.py)
+    outcome = run_training_job(job_id, settings=settings, worker_name=self.request.hostname or "")
     if outcome is Outcome.BUSY:
         # Checking back after one lease period: either that worker finished (then this copy
         # is acknowledged and dropped) or it died and its lease lapsed (then this copy resumes it).
-        raise self.retry(countdown=current_settings().lease_seconds)
+        raise self.retry(countdown=settings.lease_seconds)
+    if outcome is Outcome.REQUEUED:
+        enqueue_training(self.app, job_id)  # handed back on warm shutdown; another worker resumes it
     return outcome.value
-
-
-def enqueue_training(job_id: str) -> None:
-    """Queue job `job_id` for training (the API calls this after JobStore.create)."""
-    validate_id(job_id, "job id")
-    celery.send_task("mlpq.train", args=[job_id])

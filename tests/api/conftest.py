@@ -17,7 +17,6 @@ from werkzeug.serving import make_server
 
 from api import create_app
 from tests.service_fixtures import REPO_ROOT, build_service_env
-from worker.celery_app import configure
 from worker.config import Settings
 
 XOR_SPEC = {
@@ -52,15 +51,10 @@ def client(app):
 
 
 @pytest.fixture
-def idle_settings(make_redis_server, tmp_path, worker_settings):
-    """Settings on a private Redis that no worker consumes: jobs stay queued.
-
-    create_app points this process's Celery app at its Redis; afterwards it is pointed
-    back at the session's, which other suites enqueue through.
-    """
+def idle_settings(make_redis_server, tmp_path):
+    """Settings on a private Redis that no worker consumes: jobs stay queued."""
     server = make_redis_server()
-    yield Settings.from_env(build_service_env(server.url, tmp_path / "artifacts"))
-    configure(worker_settings)
+    return Settings.from_env(build_service_env(server.url, tmp_path / "artifacts"))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from api.ui import PAGES
 from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
 from tests.api.conftest import make_app
-from worker.celery_app import configure
 from worker.config import Settings
 
 ERROR_FIELDS = {"code", "status", "message", "errors"}
@@ -97,11 +96,10 @@ def test_studio_pages_and_their_files(client):
 
 
 @pytest.fixture
-def redis_down_client(tmp_path, worker_settings):
+def redis_down_client(tmp_path):
     """An app whose Redis does not exist (nothing listens on the discard port)."""
     down = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:9/0", "MLPQ_ARTIFACT_DIR": str(tmp_path)})
-    yield make_app(down).test_client()
-    configure(worker_settings)  # create_app pointed this process's Celery app at the dead Redis
+    return make_app(down).test_client()
 
 
 def test_healthz_needs_nothing(redis_down_client):

@@ -23,9 +23,8 @@ XOR_JOB = {"name": "after-the-restart", "dataset": "xor",
 
 
 @pytest.fixture
-def crashable_stack(make_redis_server, make_celery_worker, start_api, tmp_path, worker_settings):
+def crashable_stack(make_redis_server, make_celery_worker, start_api, tmp_path):
     """Redis with every write fsynced before it is acknowledged, one worker, gunicorn."""
-    from worker.celery_app import configure
     from worker.jobs import JobStore
 
     server = make_redis_server(appendonly=True, appendfsync="always")
@@ -35,7 +34,6 @@ def crashable_stack(make_redis_server, make_celery_worker, start_api, tmp_path, 
     store = JobStore.from_url(server.url)
     yield server, api, store
     store.close()
-    configure(worker_settings)  # this process's Celery app was never pointed elsewhere; be sure
 
 
 def poll(client, path):
@@ -97,20 +95,18 @@ def test_a_job_requeued_while_its_worker_was_cut_off_is_resumed_not_finished_wit
     resumes it from its checkpoint) rather than take the lease back and train on under a
     `queued` status, whose progress and metrics writes are refused. Regression: the job used
     to end `succeeded` with only the epochs recorded before the requeue."""
-    from worker.config import Settings
-    from worker.runner import requeue_orphaned_jobs
+    from worker.sweeper import requeue_orphaned_jobs
 
     service = isolated_service
     service.start_worker()
     job_id = service.submit(mnist_spec(8), dataset="mnist", name="cut-off")
     wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 2, timeout=90)
-    settings = Settings.from_env(service.env)
 
     def lease_lapses_then_sweep():
         # What Redis coming back without the expired lease looks like to the sweeper.
         holder = service.jobs.lease_holder(job_id)
         return holder and service.jobs.release_lease(job_id, holder) and \
-            requeue_orphaned_jobs(settings, service.jobs)
+            requeue_orphaned_jobs(service.celery, service.jobs)
 
     wait_until(lease_lapses_then_sweep, timeout=10, message="a requeue between two lease renewals")
     job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,

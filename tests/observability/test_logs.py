@@ -12,13 +12,13 @@ import pytest
 
 from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
 from tests.service_fixtures import wait_until
-from worker.celery_app import configure
+from worker.celery_app import create_celery_app
 from worker.config import Settings
 from worker.ids import new_id
 from worker.jobs import JobStore
 from worker.logs import job_id_var, log_format, make_handler, request_id_var
 from worker.redis_server import RedisServer
-from worker.runner import requeue_orphaned_jobs
+from worker.sweeper import requeue_orphaned_jobs
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
@@ -58,15 +58,12 @@ def test_one_access_line_per_request_with_route_and_job_id(client, json_logs):
     assert "secret-x" not in json_logs.stream.getvalue()
 
 
-def test_lines_logged_while_handling_a_request_carry_its_id(tmp_path, worker_settings, json_logs):
+def test_lines_logged_while_handling_a_request_carry_its_id(tmp_path, json_logs):
     server = RedisServer(data_dir=tmp_path / "redis").start()
     url = server.url
     server.stop()  # so the request below logs a warning about Redis
-    try:
-        client = make_app(Settings.from_env({"REDIS_URL": url})).test_client()
-        response = client.get("/v1/jobs", headers={"X-Request-ID": "during-outage"})
-    finally:
-        configure(worker_settings)
+    client = make_app(Settings.from_env({"REDIS_URL": url})).test_client()
+    response = client.get("/v1/jobs", headers={"X-Request-ID": "during-outage"})
     assert response.status_code == 503
     [warning] = json_logs.of("api.errors")
     assert "ConnectionError" in warning["message"] and warning["request_id"] == "during-outage"
@@ -142,7 +139,7 @@ def test_worker_lines_about_a_job_carry_its_id(client, celery_worker):
 
 
 def test_the_lease_sweeper_names_the_job_it_requeues(idle_settings, json_logs):
-    configure(idle_settings)  # the requeued message goes to the idle Redis
+    celery = create_celery_app(idle_settings)  # the requeued message goes to the idle Redis
     store = JobStore.from_url(idle_settings.redis_url)
     try:
         job = store.create(name="orphan", dataset="xor", spec={"model": {}, "training": {}})
@@ -150,8 +147,9 @@ def test_the_lease_sweeper_names_the_job_it_requeues(idle_settings, json_logs):
         assert store.acquire_lease(job["id"], token, 0.05)
         store.mark_running(job["id"], lease_token=token)
         time.sleep(0.2)  # the lease lapses: its worker "died"
-        assert requeue_orphaned_jobs(idle_settings, store) == [job["id"]]
+        assert requeue_orphaned_jobs(celery, store) == [job["id"]]
     finally:
         store.close()
-    [line] = [line for line in json_logs.of("worker.runner") if "requeued" in line["message"]]
+        celery.close()
+    [line] = [line for line in json_logs.of("worker.sweeper") if "requeued" in line["message"]]
     assert line["job_id"] == job["id"]

@@ -7,8 +7,8 @@ import pytest
 
 from engine import datasets
 from tests.service_fixtures import wait_until
+from worker.celery_app import enqueue_training
 from worker.ids import model_id_for_job
-from worker.tasks import enqueue_training
 
 XOR_SPEC = {
     "model": {"layers": [{"units": 8, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
@@ -26,10 +26,10 @@ def mnist_spec(epochs, units=32, batch_size=128):
 
 
 @pytest.fixture
-def submit(job_store, worker_settings):
+def submit(job_store, celery_app):
     def submit(spec, dataset="xor", name="test-job", **fields):
         job = job_store.create(name=name, dataset=dataset, spec=spec, **fields)
-        enqueue_training(job["id"])
+        enqueue_training(celery_app, job["id"])
         return job["id"]
     return submit
 
@@ -109,14 +109,14 @@ def test_a_cancelled_queued_job_never_starts(celery_worker, submit, job_store):
     assert job["status"] == "cancelled" and job["started_at"] is None and job["attempts"] == 0
 
 
-def test_a_redelivered_message_for_a_finished_job_does_nothing(celery_worker, submit, job_store,
-                                                               artifact_store):
+def test_a_redelivered_message_for_a_finished_job_does_nothing(celery_worker, celery_app, submit,
+                                                               job_store, artifact_store):
     job_id = submit(XOR_SPEC)
     job = wait_status(job_store, job_id, "succeeded")
     model_before = artifact_store.get_model(job["model_id"])
     events_before = list(job_store.events(job_id))
-    enqueue_training(job_id)
-    enqueue_training(job_id)
+    enqueue_training(celery_app, job_id)
+    enqueue_training(celery_app, job_id)
     sentinel = submit(XOR_SPEC)
     wait_status(job_store, sentinel, "succeeded")
     assert job_store.get(job_id) == job
@@ -125,11 +125,11 @@ def test_a_redelivered_message_for_a_finished_job_does_nothing(celery_worker, su
 
 
 def test_a_duplicate_message_for_a_running_job_does_not_train_it_in_parallel(
-        celery_worker, make_celery_worker, submit, job_store, artifact_store):
+        celery_worker, make_celery_worker, celery_app, submit, job_store, artifact_store):
     second = make_celery_worker()  # a second process that is free to take the copy
     job_id = submit(mnist_spec(epochs=6), dataset="mnist")
     wait_status(job_store, job_id, "running")
-    enqueue_training(job_id)
+    enqueue_training(celery_app, job_id)
     job = wait_status(job_store, job_id, {"succeeded", "failed"}, timeout=120)
     assert job["status"] == "succeeded" and job["attempts"] == 1
     assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4, 5, 6]

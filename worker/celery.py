@@ -1,0 +1,32 @@
+"""The worker's Celery app, built from the environment: what `celery -A worker worker` runs.
+
+Celery's documented project layout: `celery -A worker` finds the `app` in `worker/celery.py`.
+Only worker processes import this module; the API builds its own app (api/services.py).
+"""
+
+from __future__ import annotations
+
+from celery.signals import worker_process_init, worker_shutting_down
+from threadpoolctl import threadpool_limits
+
+from worker import logs, shutdown  # noqa: F401 - logs connects the signals behind structured logs
+from worker.celery_app import create_celery_app
+from worker.config import Settings
+from worker.sweeper import LeaseSweeper
+
+app = create_celery_app(Settings.from_env(), include=["worker.tasks"], set_as_current=True)
+app.steps["worker"].add(LeaseSweeper)
+_blas_limit = None  # the threadpoolctl limiter, kept alive for the life of a pool process
+
+
+@worker_process_init.connect
+def _limit_blas_threads(**_kwargs) -> None:
+    """Each pool process gets MLPQ_BLAS_THREADS BLAS threads (concurrency x threads <= cores)."""
+    global _blas_limit
+    _blas_limit = threadpool_limits(limits=app.settings.blas_threads, user_api="blas")
+
+
+@worker_shutting_down.connect
+def _hand_jobs_back(how=None, **_kwargs) -> None:
+    if how == "Warm":  # a cold shutdown kills the pool processes at once; leases recover their jobs
+        shutdown.hand_jobs_back(app.settings.graceful_timeout)
