@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask.views import MethodView
 
-from api.extensions import Blueprint
+from api.blueprint import Blueprint
 from engine.datasets import DATASETS
 
 blp = Blueprint(
