@@ -148,24 +148,31 @@ class Predict(MethodView):
         """
         started = time.perf_counter()
         args = query_arguments()
-        model = resolve_model(model_id, args.get("dataset"))
-        if args["explain"]:
-            check_explainable(model)
-        payload = receive_body()
-        received = time.perf_counter()
-        batch = read_batch(model, payload)
-        decoded = time.perf_counter()
-        probabilities = model.predict_proba(batch)
-        explanation = explain(model, batch, probabilities) if args["explain"] else None
-        inferred = time.perf_counter()
-        body = encode_predictions(model, probabilities, min(args["top_k"], model.num_classes),
-                                  batch if args["return_preprocessed"] else None, explanation)
-        finished = time.perf_counter()
-        response = Response(body, mimetype="application/json")
-        response.headers["Server-Timing"] = server_timing(
-            receive=received - started, decode=decoded - received, infer=inferred - decoded,
-            encode=finished - inferred)
-        return response
+        return respond(resolve_model(model_id, args.get("dataset")), args, started)
+
+
+def respond(model, args: dict, started: float, header: dict | None = None) -> Response:
+    """Read the body, classify it with `model` (a LoadedModel) and answer, with timings.
+
+    `header` adds top-level fields to the answer (job predictions say which epoch)."""
+    if args["explain"]:
+        check_explainable(model)
+    payload = receive_body()
+    received = time.perf_counter()
+    batch = read_batch(model, payload)
+    decoded = time.perf_counter()
+    probabilities = model.predict_proba(batch)
+    explanation = explain(model, batch, probabilities) if args["explain"] else None
+    inferred = time.perf_counter()
+    body = encode_predictions(model, probabilities, min(args["top_k"], model.num_classes),
+                              batch if args["return_preprocessed"] else None, explanation,
+                              header)
+    finished = time.perf_counter()
+    response = Response(body, mimetype="application/json")
+    response.headers["Server-Timing"] = server_timing(
+        receive=received - started, decode=decoded - received, infer=inferred - decoded,
+        encode=finished - inferred)
+    return response
 
 
 def receive_body() -> bytes | list[tuple[str, bytes]]:
@@ -290,7 +297,8 @@ def images_batch(model, images: list[tuple[str, bytes]], field: str) -> np.ndarr
     return batch
 
 
-def encode_predictions(model, probabilities, top_k, preprocessed, explanation=None) -> bytes:
+def encode_predictions(model, probabilities, top_k, preprocessed, explanation=None,
+                       header=None) -> bytes:
     """The response body; probabilities go out as float32 (shortest repr) straight from NumPy."""
     ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
     ranked_probabilities = -np.sort(-probabilities, axis=1)[:, :top_k]  # the same order
@@ -308,7 +316,7 @@ def encode_predictions(model, probabilities, top_k, preprocessed, explanation=No
             prediction["saliency"] = explanation[0][row]
             prediction["saliency_overlay"] = explanation[1][row]
         predictions.append(prediction)
-    return orjson.dumps({"model_id": model.model_id, "classes": model.classes,
+    return orjson.dumps({"model_id": model.model_id, **(header or {}), "classes": model.classes,
                          "predictions": predictions}, option=JSON_OPTIONS)
 
 
