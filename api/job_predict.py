@@ -15,9 +15,8 @@ from flask import current_app
 from flask.views import MethodView
 
 from api.blueprint import Blueprint
-from api.ownership import visible
-from api.services import services
 from api.model_cache import prepare
+from api.ownership import visible
 from api.predict import (
     ERROR_RESPONSES,
     REQUEST_BODY,
@@ -28,6 +27,7 @@ from api.predict import (
     query_arguments,
     respond,
 )
+from api.services import services
 from api.serving import PredictionError, resolve_model
 from engine.datasets import DATASETS
 from engine.network import Network
