@@ -6,6 +6,10 @@ written to a temporary directory and moved into place, so a replaced model has n
 a deleted one has no files: either way the stale entry is dropped, whichever process deleted
 it. A model whose files fail the engine's checks is remembered as broken (for that stamp), so
 its hash is not recomputed on every request and other models keep serving.
+
+On an object store (MLPQ_ARTIFACT_URL=s3://...) the stamp is the manifest's ETag instead, which
+the store re-reads at most once a second (`ArtifactStore.model_stamp`), and a model is loaded
+from the store's verified local copy (`ArtifactStore.local_model_dir`).
 """
 
 import os
@@ -17,6 +21,7 @@ import numpy as np
 
 from engine.datasets import DATASETS
 from engine.serialization import ModelFileError, load, read_manifest
+from worker.artifacts import ModelNotFound as StoreModelNotFound
 from worker.ids import validate_id
 
 MANIFEST = "manifest.json"
@@ -131,10 +136,14 @@ class ModelCache:
 
     def get(self, model_id: str) -> LoadedModel:
         """The model, loading it on a miss; raises ModelNotFound or ModelCorrupt."""
-        # <root>/models/<id> (ArtifactStore's layout) as a plain string: pathlib would cost
-        # more than the two stat calls it leads to.
-        model_dir = f"{self._models_root}{os.sep}{validate_id(model_id, 'model id')}"
-        stamp = self._stamp(model_id, model_dir)
+        validate_id(model_id, "model id")
+        if self.artifacts.is_local:
+            # <root>/models/<id> (ArtifactStore's layout) as a plain string: pathlib would cost
+            # more than the two stat calls it leads to.
+            model_dir = f"{self._models_root}{os.sep}{model_id}"
+            stamp = self._stamp(model_id, model_dir)
+        else:
+            model_dir, stamp = None, self._remote_stamp(model_id)
         with self._lock:
             entry = self._lookup(model_id, stamp)
             if entry is not None:
@@ -184,6 +193,13 @@ class ModelCache:
             weights.st_ino, weights.st_size, weights.st_mtime_ns,
         )
 
+    def _remote_stamp(self, model_id: str) -> tuple:
+        try:
+            return self.artifacts.model_stamp(model_id)
+        except StoreModelNotFound:
+            self.discard(model_id)
+            raise ModelNotFound(model_id) from None
+
     def _lookup(self, model_id: str, stamp: tuple):
         """The live entry for (id, stamp), refreshed as most recent; a stale one is dropped."""
         entry = self._entries.get(model_id)
@@ -206,9 +222,11 @@ class ModelCache:
         """Read and verify the files (hash and shapes, by the engine) once."""
         self.loads += 1
         try:
+            if model_dir is None:  # a remote store: its verified local copy
+                model_dir = str(self.artifacts.local_model_dir(model_id))
             manifest = read_manifest(model_dir)
             network = load(model_dir)
-        except FileNotFoundError:
+        except (FileNotFoundError, StoreModelNotFound):
             raise ModelNotFound(model_id) from None
         except (ModelFileError, OSError, ValueError, KeyError, TypeError) as error:
             if not os.path.isdir(model_dir):

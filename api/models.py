@@ -12,6 +12,7 @@ from api.converters import LATEST, IdConverter, parameter_schema
 from api.ownership import owner_filter, visible
 from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
 from api.services import services
+from worker.artifacts import ModelNotFound
 
 blp = Blueprint(
     "models", __name__, url_prefix="/v1/models",
@@ -98,15 +99,16 @@ class ModelDownload(MethodView):
     def get(self, args, model_id):
         """Download a model: its JSON manifest and NumPy .npz weights (no pickle anywhere)."""
         model = find_model(model_id)
-        directory = services().artifacts.model_dir(model["id"])
         try:
+            # The store's local copy (an object store's is downloaded and verified first).
+            directory = services().artifacts.local_model_dir(model["id"])
             if "file" in args:
                 file_name, media_type = MODEL_FILES[args["file"]]
                 return send_file(directory / file_name, mimetype=media_type, as_attachment=True,
                                  download_name=f"{model['id']}-{file_name}")
             return send_file(zip_model(directory), mimetype="application/zip", as_attachment=True,
                              download_name=f"mlpq-model-{model['id']}.zip")
-        except FileNotFoundError:  # deleted between the lookup and the read
+        except (FileNotFoundError, ModelNotFound):  # deleted between the lookup and the read
             abort(404, message=f"No model with id {model_id}.")
 
 

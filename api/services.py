@@ -12,6 +12,7 @@ from worker.artifacts import ArtifactStore
 from worker.celery_app import create_celery_app
 from worker.config import Settings
 from worker.jobs import JobNotFound, JobStateError, JobStore
+from worker.stores import open_artifact_store
 
 EXTENSION_KEY = "mlpq"
 
@@ -50,7 +51,7 @@ def init_app(app, api):
     app.extensions[EXTENSION_KEY] = Services(
         settings=settings,
         jobs=JobStore.from_url(settings.redis_url),
-        artifacts=ArtifactStore(settings.artifact_dir),
+        artifacts=open_artifact_store(settings),
         celery=celery_init_app(app, settings),
         api=api,
     )

@@ -162,15 +162,12 @@ def _model_of_job(job_id: str) -> LoadedModel:
 def latest_model_id(dataset: str | None = None) -> str:
     """Id of the newest ready model (of `dataset`), re-listed only when the models dir changes.
 
-    Saving, replacing or deleting a model renames an entry of the models directory, which
-    moves its mtime, so one `stat` tells whether the previous answer still holds.
+    Saving, replacing or deleting a model changes `ArtifactStore.models_version()` (for files,
+    the models directory's mtime: one `stat`), which tells whether the previous answer holds.
     """
     state, artifacts = serving(), services().artifacts
     owner = owner_filter()
-    try:
-        version = os.stat(artifacts.models_root).st_mtime_ns
-    except FileNotFoundError:
-        version = None
+    version = artifacts.models_version()
     key = (owner, dataset)
     with state.latest_lock:
         cached = state.latest.get(key)

@@ -8,11 +8,18 @@
 
 Every write lands in a temporary sibling and is renamed into place, so a reader sees a whole
 model or none; ids are checked (uuid4 hex) before they become part of a path.
+
+This is the store's one interface (save, load, list, delete, download, checkpoint, resume); the
+API and the workers never touch the layout beneath it. `worker.s3_artifacts.S3ArtifactStore`
+implements the same methods on S3-compatible object storage and uses a directory like this one
+as each host's local copy; `worker.stores.open_artifact_store(settings)` picks the backend
+from MLPQ_ARTIFACT_URL.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -31,6 +38,8 @@ class ModelNotFound(LookupError):
 
 class ArtifactStore:
     """Models and checkpoints under one root directory."""
+
+    is_local = True  # the files under `root` are the store itself, not a copy of it
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -93,10 +102,46 @@ class ArtifactStore:
 
     def load_network(self, model_id: str):
         """The trained engine.Network; ModelNotFound if absent, ModelFileError if damaged."""
+        return serialization.load(self.local_model_dir(model_id))
+
+    def local_model_dir(self, model_id: str) -> Path:
+        """A local directory holding the model's manifest.json and weights.npz, for readers
+        that need files (the engine, downloads); ModelNotFound if there is no such model.
+        Remote stores download (and verify) the model here first."""
         directory = self.model_dir(model_id)
         if not directory.is_dir():
             raise ModelNotFound(model_id)
-        return serialization.load(directory)
+        return directory
+
+    def model_file(self, model_id: str, name: str) -> Path:
+        """One file of a model (`manifest.json` or `weights.npz`) as a local path."""
+        if name not in (serialization.MANIFEST, serialization.WEIGHTS):
+            raise ValueError(f"a model has no file {name!r}")
+        return self.local_model_dir(model_id) / name
+
+    def model_stamp(self, model_id: str) -> tuple:
+        """Changes whenever the model is replaced; ModelNotFound if it is gone. (The API's
+        model cache stats the two files itself, which is the same test made cheaper.)"""
+        directory = self.model_dir(model_id)
+        try:
+            return tuple((stat.st_ino, stat.st_size, stat.st_mtime_ns) for stat in
+                         (os.stat(directory / name)
+                          for name in (serialization.MANIFEST, serialization.WEIGHTS)))
+        except FileNotFoundError:
+            raise ModelNotFound(model_id) from None
+
+    def models_version(self):
+        """Changes whenever a model is saved, replaced or deleted (here: the models
+        directory's mtime, as entries are renamed in and out), so a cached listing can be
+        reused while it stays the same; None when there are no models yet."""
+        try:
+            return os.stat(self.models_root).st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def describe(self) -> str:
+        """Where the store is, for logs and /readyz."""
+        return str(self.root)
 
     def _read_record(self, directory: Path) -> dict | None:
         try:
@@ -104,13 +149,9 @@ class ArtifactStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            # A damaged manifest still names a model the user may want to see and delete.
-            return {"id": directory.name, "status": "damaged", "size_bytes": _size(directory)}
-        record = dict(manifest.get("metadata") or {})
-        record["id"] = directory.name
-        record.setdefault("created_at", manifest.get("created_at"))
+            manifest = None
+        record = record_from_manifest(directory.name, manifest)
         record["size_bytes"] = _size(directory)
-        record["status"] = "ready"
         return record
 
     # --- checkpoints -------------------------------------------------------------------------
@@ -140,6 +181,18 @@ class ArtifactStore:
             doomed = self.trash_root / f"checkpoint-{job_id}-{uuid.uuid4().hex}"
             target.rename(doomed)
             shutil.rmtree(doomed, ignore_errors=True)
+
+
+def record_from_manifest(model_id: str, manifest: dict | None) -> dict:
+    """The model record kept in a manifest's `metadata`, with `id` and `status`; a manifest
+    that could not be read (None) still names a model the user may want to see and delete."""
+    if not isinstance(manifest, dict):
+        return {"id": model_id, "status": "damaged"}
+    record = dict(manifest.get("metadata") or {})
+    record["id"] = model_id
+    record.setdefault("created_at", manifest.get("created_at"))
+    record["status"] = "ready"
+    return record
 
 
 def _size(directory: Path) -> int:

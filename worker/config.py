@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from engine.spec import Limits
 
@@ -61,6 +62,23 @@ def _redis_url(text: str) -> str:
     return text
 
 
+ARTIFACT_URL_SCHEMES = ("file", "s3")
+
+
+def _artifact_url(text: str) -> str:
+    """Settings parser: '' (use MLPQ_ARTIFACT_DIR), file:///absolute/path or s3://bucket[/prefix]."""
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ARTIFACT_URL_SCHEMES:
+        raise ValueError("must be file:///path or s3://bucket/prefix")
+    if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path):
+        raise ValueError("a file URL is file:///absolute/path")
+    if parts.scheme == "s3" and not parts.netloc:
+        raise ValueError("an s3 URL names its bucket: s3://bucket/prefix")
+    return text
+
+
 def _optional_path(text: str) -> Path | None:
     return Path(text) if text else None
 
@@ -70,7 +88,11 @@ SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
     ("redis_url", "REDIS_URL", "redis://localhost:6379/0", _redis_url,
      "Redis: Celery broker and job store"),
     ("artifact_dir", "MLPQ_ARTIFACT_DIR", "./var/artifacts", Path,
-     "root of saved models and checkpoints (a volume shared by API and workers)"),
+     "root of saved models and checkpoints (a volume shared by API and workers); with an s3 "
+     "MLPQ_ARTIFACT_URL, this host's local copies of them"),
+    ("artifact_url", "MLPQ_ARTIFACT_URL", "", _artifact_url,
+     "where models and checkpoints are stored: file:///path or s3://bucket/prefix "
+     "(empty: MLPQ_ARTIFACT_DIR)"),
     ("data_dir", "MLPQ_DATA_DIR", "", _optional_path,
      "directory holding mnist/ and fashion-mnist/ IDX files (empty: the engine's default)"),
     ("max_layers", "MLPQ_MAX_LAYERS", "16", _positive_int, "most layers a submitted model may have"),
@@ -119,6 +141,7 @@ class Settings:
 
     redis_url: str = "redis://localhost:6379/0"
     artifact_dir: Path = Path("./var/artifacts")
+    artifact_url: str = ""
     data_dir: Path | None = None
     max_layers: int = 16
     max_units: int = 4096

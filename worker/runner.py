@@ -30,6 +30,7 @@ from worker.ids import model_id_for_job, new_id
 from worker.job_scripts import TERMINAL_STATUSES
 from worker.jobs import JobStateError, JobStore, utc_now
 from worker.progress import JobCallback, retry_redis
+from worker.stores import open_artifact_store
 
 logger = logging.getLogger(__name__)
 EXIT_STALLED = 70  # EX_SOFTWARE: what a pool process whose job stalled exits with
@@ -68,11 +69,17 @@ def job_store(redis_url: str) -> JobStore:
     return JobStore.from_url(redis_url)
 
 
+@functools.cache
+def artifact_store(settings: Settings) -> ArtifactStore:
+    """The process's artifact store, as MLPQ_ARTIFACT_URL names it (one client per process)."""
+    return open_artifact_store(settings)
+
+
 def run_training_job(job_id: str, *, settings: Settings, store: JobStore | None = None,
                      artifacts: ArtifactStore | None = None, worker_name: str = "") -> Outcome:
     """Train job `job_id` unless it is finished or another worker holds it."""
     store = store or job_store(settings.redis_url)
-    artifacts = artifacts or ArtifactStore(settings.artifact_dir)
+    artifacts = artifacts or artifact_store(settings)
     job = store.get(job_id)
     if job is None or job["status"] in TERMINAL_STATUSES:
         return Outcome.SKIPPED

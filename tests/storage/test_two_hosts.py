@@ -1,0 +1,87 @@
+"""Two "hosts" sharing only Redis and the object store: separate local directories each.
+
+Worker A trains a job; the API (a third directory) predicts with its model. A second job starts
+on A, A is killed with SIGKILL mid-job, and worker B, which has never seen A's disk, resumes it
+from the checkpoint in the object store; the API then predicts with that model too.
+"""
+
+import httpx
+import numpy as np
+import pytest
+
+from engine import datasets
+from tests.api.conftest import XOR_SPEC, GunicornServer
+from tests.faults.conftest import event_log, mnist_spec, status_events
+from tests.service_fixtures import build_service_env, wait_until
+from worker.celery_app import configure
+from worker.config import Settings
+from worker.jobs import JobStore
+from worker.s3_artifacts import S3ArtifactStore
+from worker.tasks import enqueue_training
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def finished(store, job_id):
+    job = store.get(job_id)
+    return job["status"] in TERMINAL and job
+
+
+@pytest.mark.slow
+def test_workers_and_api_on_separate_disks_share_models_through_s3(
+        make_redis_server, make_celery_worker, worker_settings, s3_env, s3_url, tmp_path):
+    redis_url = make_redis_server(appendonly=True).url
+    env = {name: build_service_env(redis_url, tmp_path / name, MLPQ_ARTIFACT_URL=s3_url, **s3_env)
+           for name in ("host-a", "host-b", "host-api")}
+    configure(Settings.from_env(env["host-api"]))  # this process enqueues to the private Redis
+    jobs = JobStore.from_url(redis_url)
+    api = GunicornServer(env["host-api"], tmp_path / "gunicorn.log").start()
+    try:
+        worker_a = make_celery_worker(env=env["host-a"])
+        # 1. A trains XOR; the API, on another disk, predicts with it.
+        response = httpx.post(api.url + "/v1/jobs", json=XOR_SPEC, timeout=30)
+        assert response.status_code == 202, response.text
+        xor = wait_until(lambda: finished(jobs, response.json()["id"]), timeout=120,
+                         message="the XOR job")
+        assert xor["status"] == "succeeded", xor["error"]
+        answer = httpx.post(f"{api.url}/v1/models/{xor['model_id']}/predict",
+                            json={"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert [row["label"] for row in answer.json()["predictions"]] == [0, 1, 1, 0]
+        # 2. A second job starts on A, which dies (SIGKILL) after a checkpoint.
+        mnist = jobs.create(name="two-hosts", dataset="mnist", spec=mnist_spec(epochs=5))
+        enqueue_training(mnist["id"])
+        s3 = S3ArtifactStore(s3_url, tmp_path / "test-process")
+        wait_until(lambda: (s3.load_checkpoint(mnist["id"]) or {}).get("epoch", 0) >= 1,
+                   timeout=120, interval=0.2, message="a checkpoint in the object store")
+        worker_a.kill()
+        resumed_from = s3.load_checkpoint(mnist["id"])["epoch"]
+        # 3. B, with an empty disk of its own, resumes it from the object store.
+        worker_b = make_celery_worker(env=env["host-b"])
+        done = wait_until(lambda: finished(jobs, mnist["id"]), timeout=180, interval=0.2,
+                          message="the resumed job")
+        assert done["status"] == "succeeded", done["error"]
+        assert [entry["epoch"] for entry in done["metrics"]] == [1, 2, 3, 4, 5]
+        assert done["attempts"] == 2
+        assert status_events(event_log(jobs, mnist["id"]))[-1] == "succeeded"
+        log_b = worker_b.log_path.read_text(errors="replace")
+        assert "resuming after epoch " in log_b and mnist["id"] in log_b
+        assert resumed_from >= 1
+        # 4. The API predicts with the model B saved; A's and B's disks never met.
+        (_, _), (X_test, y_test) = datasets.load("mnist", env["host-b"].get("MLPQ_DATA_DIR"))
+        answer = httpx.post(f"{api.url}/v1/models/{done['model_id']}/predict",
+                            json={"inputs": X_test[:50].tolist()}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        labels = np.array([int(row["label"]) for row in answer.json()["predictions"]])
+        assert (labels == y_test[:50]).mean() > 0.7
+        assert not (tmp_path / "host-api" / "checkpoints").exists() or \
+            not any((tmp_path / "host-api" / "checkpoints").iterdir())
+        assert (tmp_path / "host-api" / "models" / done["model_id"]).is_dir()  # its local copy
+        assert not (tmp_path / "host-a" / "models" / done["model_id"]).exists()
+        # The object store holds both models and no checkpoint any more.
+        assert {model["id"] for model in s3.list_models()} == {xor["model_id"], done["model_id"]}
+        assert s3.load_checkpoint(mnist["id"]) is None
+    finally:
+        api.stop()
+        jobs.close()
+        configure(worker_settings)
