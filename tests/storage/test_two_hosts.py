@@ -13,11 +13,10 @@ from engine import datasets
 from tests.api.conftest import XOR_SPEC, GunicornServer
 from tests.faults.conftest import event_log, mnist_spec, status_events
 from tests.service_fixtures import build_service_env, wait_until
-from worker.celery_app import configure
+from worker.celery_app import create_celery_app, enqueue_training
 from worker.config import Settings
 from worker.jobs import JobStore
 from worker.s3_artifacts import S3ArtifactStore
-from worker.tasks import enqueue_training
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -29,11 +28,11 @@ def finished(store, job_id):
 
 @pytest.mark.slow
 def test_workers_and_api_on_separate_disks_share_models_through_s3(
-        make_redis_server, make_celery_worker, worker_settings, s3_env, s3_url, tmp_path):
+        make_redis_server, make_celery_worker, s3_env, s3_url, tmp_path):
     redis_url = make_redis_server(appendonly=True).url
     env = {name: build_service_env(redis_url, tmp_path / name, MLPQ_ARTIFACT_URL=s3_url, **s3_env)
            for name in ("host-a", "host-b", "host-api")}
-    configure(Settings.from_env(env["host-api"]))  # this process enqueues to the private Redis
+    celery = create_celery_app(Settings.from_env(env["host-api"]))  # queues on the private Redis
     jobs = JobStore.from_url(redis_url)
     api = GunicornServer(env["host-api"], tmp_path / "gunicorn.log").start()
     try:
@@ -50,7 +49,7 @@ def test_workers_and_api_on_separate_disks_share_models_through_s3(
         assert [row["label"] for row in answer.json()["predictions"]] == [0, 1, 1, 0]
         # 2. A second job starts on A, which dies (SIGKILL) after a checkpoint.
         mnist = jobs.create(name="two-hosts", dataset="mnist", spec=mnist_spec(epochs=5))
-        enqueue_training(mnist["id"])
+        enqueue_training(celery, mnist["id"])
         s3 = S3ArtifactStore(s3_url, tmp_path / "test-process")
         wait_until(lambda: (s3.load_checkpoint(mnist["id"]) or {}).get("epoch", 0) >= 1,
                    timeout=120, interval=0.2, message="a checkpoint in the object store")
@@ -84,4 +83,4 @@ def test_workers_and_api_on_separate_disks_share_models_through_s3(
     finally:
         api.stop()
         jobs.close()
-        configure(worker_settings)
+        celery.close()
