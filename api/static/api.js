@@ -56,6 +56,11 @@ export async function request(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+/** A text answer, e.g. the Markdown model card. */
+export async function text(path, options = {}) {
+  return (await send(path, options)).text();
+}
+
 export const get = (path, query, options = {}) => request(path, { ...options, query });
 export const post = (path, body, options = {}) => request(path, { ...options, method: "POST", body });
 export const remove = (path) => request(path, { method: "DELETE" });

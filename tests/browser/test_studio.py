@@ -114,12 +114,32 @@ def test_drawing_a_stroke_predicts_without_a_click(page, studio, mnist_job):
     screenshot(page, "playground")
 
 
-def test_the_model_page_shows_the_confusion_matrix(page, studio, mnist_job):
+def test_a_confusion_cell_opens_its_mistakes(page, studio, mnist_job):
     model = studio.http.get(f"/v1/models/{mnist_job['model_id']}").json()
+    matrix = model["evaluation"]["confusion_matrix"]
+    count, true, predicted = max((matrix[i][j], i, j) for i in range(10) for j in range(10) if i != j)
     page.goto(f"/model?id={model['id']}")
     page.wait_for_function("document.getElementById('confusion').data?.length === 1")
-    counts = page.evaluate("document.getElementById('confusion').data[0].text")
-    assert counts == model["evaluation"]["confusion_matrix"]
+    assert page.evaluate("document.getElementById('confusion').data[0].text") == matrix
+    # Click the middle of cell (true, predicted): rows run top to bottom, columns left to right.
+    area = page.locator("#confusion .nsewdrag").bounding_box()
+    page.mouse.click(area["x"] + (predicted + 0.5) * area["width"] / 10,
+                     area["y"] + (true + 0.5) * area["height"] / 10)
+    page.wait_for_selector("#mistakes figure")
+    expected = studio.http.get(f"/v1/models/{model['id']}/mistakes",
+                               params={"true": true, "predicted": predicted, "limit": 24}).json()
+    assert expected["total"] == count
+    captions = page.locator("#mistakes figcaption").all_inner_texts()
+    assert len(captions) == min(count, 24)
+    assert [f"test #{entry['index']}" in caption
+            for entry, caption in zip(expected["mistakes"], captions, strict=True)] == [True] * len(captions)
+    assert all(caption.startswith(f"{true} → {predicted}") for caption in captions)
+    assert f"true={true}" in page.url and f"predicted={predicted}" in page.url
+    assert page.locator("#mistakes img").first.get_attribute("src").startswith("data:image/png")
+    assert str(count) in page.locator("#mistakes-summary").inner_text()
+    # The first layer's weights as tiles and the model card are there too.
+    page.wait_for_function("document.getElementById('weights').naturalWidth > 0")
+    page.wait_for_function("document.getElementById('model-card').textContent.length > 100")
     screenshot(page, "model")
 
 
