@@ -30,6 +30,7 @@ PAGES = {
     "model": Page("/model", "Model", "test metrics, mistakes, weights, card", charts=True),
     "playground": Page("/playground", "Playground", "draw a digit against a model", charts=True),
     "compare": Page("/compare", "Compare", "overlay jobs' curves, diff their specs", charts=True),
+    "step": Page("/step", "Step", "one training step, traced layer by layer"),
 }
 NAVIGATION = [(endpoint, page.title) for endpoint, page in PAGES.items()
               if endpoint not in ("job", "model")]  # these two need an id: reached by links

@@ -175,3 +175,52 @@ def test_docs_is_the_full_explorer_offline(page, studio):
     page.wait_for_selector(".swagger-ui .opblock")
     assert page.locator(".opblock-summary-path", has_text="/v1/jobs").count() >= 1
     screenshot(page, "docs")
+
+
+SHOWN_TRACE = """() => {
+    const read = (table) => Array.from(table.querySelectorAll('tr'),
+        (row) => Array.from(row.querySelectorAll('td'), (cell) => Number(cell.dataset.value)));
+    return {
+        loss: Number(document.getElementById('loss').dataset.value),
+        output: read(document.querySelector('#batch table[data-name=output]')),
+        layers: Array.from(document.querySelectorAll('#layers section[data-layer]'), (section) =>
+            Object.fromEntries(Array.from(section.querySelectorAll('table[data-name]'),
+                (table) => [table.dataset.name, read(table)]))),
+    };
+}"""
+VECTORS = {"b", "dC_db", "b_after"}  # shown as one-row tables
+
+
+def assert_trace_shown(page, expected):
+    shown = page.evaluate(SHOWN_TRACE)
+    assert shown["loss"] == expected["loss"] and shown["output"] == expected["output"]
+    assert len(shown["layers"]) == len(expected["layers"])
+    for on_page, layer in zip(shown["layers"], expected["layers"], strict=True):
+        assert set(on_page) == {"W", "b", "z", "a", "delta", "dC_dW", "dC_db", "W_after", "b_after"}
+        for name, values in on_page.items():
+            assert values == ([layer[name]] if name in VECTORS else layer[name]), name
+
+
+def test_one_traced_step_matches_the_api_then_the_next(page, studio):
+    sent = []
+    page.on("request", lambda request: sent.append(request.post_data_json)
+            if request.url.endswith("/v1/trace") else None)
+    page.goto("/step")
+    page.wait_for_selector("#layers section[data-layer]")
+    page.fill("#hidden-units", "3")
+    page.select_option("#hidden-activation", "tanh")
+    page.get_by_role("button", name="Start again").click()
+    page.wait_for_selector("#layers section[data-layer='0'] table[data-name=W] tr td:nth-child(3)")
+    body = sent[-1]
+    assert body["model"]["layers"][0] == {"units": 3, "activation": "tanh"} and "weights" not in body
+    first = studio.http.post("/v1/trace", json=body).json()
+    assert_trace_shown(page, first)
+    screenshot(page, "step")
+
+    page.get_by_role("button", name="Next step").click()
+    page.wait_for_function("document.getElementById('step-state').textContent === 'Step 2 shown.'")
+    body = sent[-1]
+    assert body["weights"] == [{"W": layer["W_after"], "b": layer["b_after"]} for layer in first["layers"]]
+    second = studio.http.post("/v1/trace", json=body).json()
+    assert_trace_shown(page, second)
+    assert "step=1" in page.url  # the link reproduces this step
