@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.datasets import DATASETS
-from engine.serialization import ModelFileError, load, read_manifest
+from engine.network import Network
+from engine.serialization import ModelFileError, read_manifest
 from worker.artifacts import ModelNotFound as StoreModelNotFound
 from worker.ids import validate_id
 
@@ -225,7 +226,7 @@ class ModelCache:
             if model_dir is None:  # a remote store: its verified local copy
                 model_dir = str(self.artifacts.local_model_dir(model_id))
             manifest = read_manifest(model_dir)
-            network = load(model_dir)
+            network = Network.load(model_dir)
         except (FileNotFoundError, StoreModelNotFound):
             raise ModelNotFound(model_id) from None
         except (ModelFileError, OSError, ValueError, KeyError, TypeError) as error:

@@ -167,7 +167,7 @@ def _interrupt(progress: ProgressBar, previous) -> None:
 
 
 def load_model(path: str):
-    net = serialization.load(path)
+    net = Network.load(path)
     return net, serialization.read_manifest(path)
 
 

@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from engine import serialization, training
 from engine import spec as specs
 from engine import trace as tracing
 from engine.activations import ACTIVATIONS
@@ -232,21 +233,32 @@ class Network:
 
         Each epoch's entry carries `layers`, per-layer health (engine.diagnostics), unless
         `diagnostics=False`."""
-        from engine.training import train  # training imports this module
-
-        return train(self, X, y, config, callbacks=callbacks, resume_from=resume_from,
+        return training.train(self, X, y, config, callbacks=callbacks, resume_from=resume_from,
                      validation_data=validation_data, diagnostics=diagnostics)
 
     def checkpoint(self):
         """Resumable training state after the last complete epoch (see engine.training)."""
-        from engine.training import checkpoint
+        return training.checkpoint(self)
 
-        return checkpoint(self)
+    # -- files -------------------------------------------------------------------------------
 
     def save(self, path, **kwargs):
-        from engine.serialization import save
+        """Write this network to the directory `path` (engine.serialization.save)."""
+        return serialization.save(self, path, **kwargs)
 
-        return save(self, path, **kwargs)
+    @classmethod
+    def load(cls, path):
+        """Read a model directory written by `save`; raises ModelFileError (engine.serialization)."""
+        model = serialization.read_model(path)
+        net = cls(model["spec"], model["input_size"], dtype=model["dtype"])
+        if len(model["classes"]) != net.num_classes:
+            raise serialization.ModelFileError(
+                f"{path}/{serialization.MANIFEST}: {len(model['classes'])} class names for "
+                f"{net.num_classes} outputs")
+        net.params = model["params"]
+        net.history = model["history"]
+        net.training_config = model["training_config"]
+        return net
 
     # -- input checks ------------------------------------------------------------------------
 

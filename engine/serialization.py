@@ -100,10 +100,9 @@ def read_manifest(path) -> dict:
     return manifest
 
 
-def load(path):
-    """Read the model directory `path` back into a Network; raises ModelFileError."""
-    from engine.network import Network  # network.py imports this module through Network.save
-
+def read_model(path) -> dict:
+    """The checked contents of the model directory `path`, for `Network.load`:
+    {"spec", "input_size", "dtype", "classes", "params", "history", "training_config"}."""
     path = Path(path)
     manifest = read_manifest(path)
     input_size = manifest["input_shape"][0]
@@ -114,16 +113,18 @@ def load(path):
     dtype = manifest.get("dtype", "float32")
     if dtype not in WEIGHT_DTYPES:
         raise ModelFileError(f"{path}/{MANIFEST}: dtype {dtype!r} is not one of {WEIGHT_DTYPES}")
-    net = Network(spec, input_size, dtype=np.dtype(dtype))
-    if len(manifest["classes"]) != net.num_classes:
-        raise ModelFileError(f"{path}/{MANIFEST}: {len(manifest['classes'])} class names for "
-                             f"{net.num_classes} outputs")
-    expected = {name: (array.shape, np.dtype(dtype)) for name, array in _weight_arrays(net).items()}
+    sizes = [input_size] + [layer["units"] for layer in spec["layers"]]
+    shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+    expected = {}
+    for index, (fan_in, fan_out) in enumerate(shapes):
+        expected[f"W{index}"] = ((fan_in, fan_out), np.dtype(dtype))
+        expected[f"b{index}"] = ((fan_out,), np.dtype(dtype))
     arrays = _read_npz(path / WEIGHTS, manifest["weights_sha256"], expected)
-    net.params = [{"W": arrays[f"W{index}"], "b": arrays[f"b{index}"]} for index in range(len(net.params))]
-    net.history = manifest["history"]
-    net.training_config = manifest.get("training_config")
-    return net
+    return {"spec": spec, "input_size": input_size, "dtype": np.dtype(dtype),
+            "classes": manifest["classes"], "history": manifest["history"],
+            "training_config": manifest.get("training_config"),
+            "params": [{"W": arrays[f"W{index}"], "b": arrays[f"b{index}"]}
+                       for index in range(len(shapes))]}
 
 
 # ---- checkpoints --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 from engine import serialization
+from engine.network import Network
 from engine.serialization import ModelFileError
 from worker.ids import is_valid_id, validate_id
 
@@ -102,7 +103,7 @@ class ArtifactStore:
 
     def load_network(self, model_id: str):
         """The trained engine.Network; ModelNotFound if absent, ModelFileError if damaged."""
-        return serialization.load(self.local_model_dir(model_id))
+        return Network.load(self.local_model_dir(model_id))
 
     def local_model_dir(self, model_id: str) -> Path:
         """A local directory holding the model's manifest.json and weights.npz, for readers

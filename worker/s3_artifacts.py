@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from engine import serialization
+from engine.network import Network
 from engine.serialization import ModelFileError
 from engine.storage import write_directory
 from worker.artifacts import ArtifactStore, ModelNotFound, record_from_manifest
@@ -122,7 +123,7 @@ class S3ArtifactStore(ArtifactStore):
         return existed
 
     def load_network(self, model_id: str):
-        return serialization.load(self.local_model_dir(model_id))
+        return Network.load(self.local_model_dir(model_id))
 
     def local_model_dir(self, model_id: str) -> Path:
         """This host's copy of the model, downloaded (and verified) if missing or outdated."""
