@@ -30,7 +30,7 @@ from engine.serialization import ModelFileError
 from worker.ids import is_valid_id, validate_id
 
 RECORD_FIELDS = ("id", "job_id", "name", "dataset", "owner", "spec", "metrics", "evaluation",
-                 "created_at")
+                 "stop_reason", "created_at")
 
 
 class ModelNotFound(LookupError):
@@ -174,6 +174,18 @@ class ArtifactStore:
             return serialization.load_checkpoint(target)
         except ModelFileError:
             return None  # a half-written checkpoint cannot resume anything: start over
+
+    def load_checkpoint_network(self, job_id: str):
+        """(network, epoch): the job's latest checkpoint as a Network ready to predict, and the
+        epoch after which it was taken; None when the job has no checkpoint yet. This is how a
+        job that is still training answers predictions."""
+        checkpoint = self.load_checkpoint(job_id)
+        if checkpoint is None:
+            return None
+        net = Network.from_spec(checkpoint["spec"], input_size=checkpoint["input_size"])
+        net.params = checkpoint["params"]
+        net.history = list(checkpoint["history"])
+        return net, int(checkpoint["epoch"])
 
     def delete_checkpoint(self, job_id: str) -> None:
         target = self.checkpoint_dir(job_id)

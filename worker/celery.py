@@ -6,10 +6,10 @@ Only worker processes import this module; the API builds its own app (api/servic
 
 from __future__ import annotations
 
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import worker_process_init, worker_ready, worker_shutting_down
 from threadpoolctl import threadpool_limits
 
-from worker import logs, shutdown  # noqa: F401 - logs connects the signals behind structured logs
+from worker import calibration, logs, shutdown  # noqa: F401 - logs connects the signals behind structured logs
 from worker.celery_app import create_celery_app
 from worker.config import Settings
 from worker.sweeper import LeaseSweeper
@@ -30,3 +30,9 @@ def _limit_blas_threads(**_kwargs) -> None:
 def _hand_jobs_back(how=None, **_kwargs) -> None:
     if how == "Warm":  # a cold shutdown kills the pool processes at once; leases recover their jobs
         shutdown.hand_jobs_back(app.settings.graceful_timeout)
+
+
+@worker_ready.connect
+def _measure_speed(sender=None, **_kwargs) -> None:
+    """Record this worker's training speed for plans (worker/calibration.py), off the main path."""
+    calibration.start_probe(app.settings, getattr(sender, "hostname", None) or "worker")

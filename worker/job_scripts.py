@@ -106,8 +106,19 @@ publish(ARGV[1], 'status', ARGV[2])
 return 1
 """
 
+# Stop and keep: a running job is flagged; its worker ends it after the current batch and saves
+# the model. A queued job has nothing to keep (refused: cancel it). KEYS: 1 job hash.
+STOP = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', ''} end
+if status ~= 'running' then return {'refused', status} end
+redis.call('HSET', KEYS[1], 'stop_requested', '1')
+return {'ok', status}
+"""
+
 # Progress and metrics writes from the worker holding the lease; a worker that lost its lease
-# (or a job no longer running) writes nothing. Returns the cancel flag so the caller learns it free.
+# (or a job no longer running) writes nothing. Returns what the user asked for meanwhile, so the
+# caller learns it free: 1 cancel (which wins), 2 stop and keep, 0 nothing, -1 not written.
 # KEYS: 1 job hash, 2 event stream, 3 lease, 4 metrics list.
 # ARGV: lease token, stream maxlen, event name, event data JSON, progress JSON or '', metric JSON or ''.
 RECORD_PROGRESS = """
@@ -118,6 +129,7 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[6]) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'data', ARGV[4])
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 1 end
+if redis.call('HGET', KEYS[1], 'stop_requested') == '1' then return 2 end
 return 0
 """
 

@@ -32,6 +32,12 @@ _ALL_JOBS = PREFIX + "jobs"
 _JOB_COUNTER = PREFIX + "jobs:counter"
 EVENTS_MAXLEN = 10_000  # per job; progress events are throttled, so this is hours of history
 _JSON_FIELDS = ("spec", "progress", "error")
+_WORKER_SPEEDS = PREFIX + "workers:speed"  # hash: worker name -> its measured speed (JSON)
+# What a user asked of a running job, as the worker learns it from its progress writes.
+CANCEL, STOP = "cancel", "stop"
+_REQUESTS = {1: CANCEL, 2: STOP}
+# A job that did not succeed ended for the reason its status names.
+_UNSUCCESSFUL = ("failed", "cancelled")
 _STREAM_ID = re.compile(r"\d+(-\d+)?")
 
 
@@ -96,6 +102,7 @@ class JobStore:
         self._create = client.register_script(job_scripts.CREATE)
         self._transition = client.register_script(job_scripts.TRANSITION)
         self._cancel = client.register_script(job_scripts.CANCEL)
+        self._stop = client.register_script(job_scripts.STOP)
         self._requeue = client.register_script(job_scripts.REQUEUE_ORPHAN)
         self._record = client.register_script(job_scripts.RECORD_PROGRESS)
         self._renew = client.register_script(job_scripts.RENEW_LEASE)
@@ -202,6 +209,9 @@ class JobStore:
                "created_at": fields["created_at"],
                "started_at": fields.get("started_at"), "finished_at": fields.get("finished_at"),
                "cancel_requested": fields.get("cancel_requested") == "1",
+               "stop_requested": fields.get("stop_requested") == "1",
+               "stop_reason": fields.get("stop_reason") or (
+                   fields["status"] if fields["status"] in _UNSUCCESSFUL else None),
                "attempts": int(fields.get("attempts", 0))}
         for name in _JSON_FIELDS:
             job[name] = json.loads(fields[name]) if fields.get(name) else None
@@ -222,6 +232,21 @@ class JobStore:
             raise JobStateError(job_id, status, f"job {job_id} is already {status}")
         return self.get(job_id)
 
+    def request_stop(self, job_id: str) -> dict:
+        """Running -> flag the worker honours after its current batch: it evaluates and saves
+        the model as it is, and the job succeeds with stop_reason "stopped". JobStateError
+        for a job that is not running (a queued one has nothing to keep: cancel it)."""
+        if not is_valid_id(job_id):
+            raise JobNotFound(job_id)
+        outcome, status = self._stop(keys=[_job_key(job_id)])
+        if outcome == "missing":
+            raise JobNotFound(job_id)
+        if outcome == "refused":
+            hint = ("it has not started training, so there is nothing to keep; cancel it instead"
+                    if status == "queued" else f"it is already {status}")
+            raise JobStateError(job_id, status, f"job {job_id} cannot be stopped: {hint}")
+        return self.get(job_id)
+
     def mark_running(self, job_id: str, *, lease_token: str = "", worker: str = "") -> dict:
         """Queued (or running again, after its worker died) -> running."""
         now = utc_now()
@@ -231,14 +256,19 @@ class JobStore:
         return self.get(job_id)
 
     def finish(self, job_id: str, status: str, *, model_id: str | None = None,
-               error: dict | None = None, lease_token: str = "") -> dict:
+               error: dict | None = None, lease_token: str = "",
+               stop_reason: str | None = None) -> dict:
         """Running -> succeeded | failed | cancelled. Raises JobStateError if already finished or
-        if another worker holds the job's lease."""
+        if another worker holds the job's lease. A succeeded job says why training ended:
+        `stop_reason` completed | early_stopping | stopped (a failed or cancelled job's reason
+        is its status)."""
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish status must be one of {sorted(TERMINAL_STATUSES)}")
         now = utc_now()
-        data = {"status": status, "finished_at": now, "model_id": model_id, "error": error}
+        data = {"status": status, "finished_at": now, "model_id": model_id, "error": error,
+                "stop_reason": stop_reason or (status if status in _UNSUCCESSFUL else None)}
         fields = ["finished_at", now]
+        fields += ["stop_reason", stop_reason] if stop_reason else []
         fields += ["model_id", model_id] if model_id else []
         fields += ["error", _dumps(error)] if error else []
         self._change_status(job_id, "queued running", status, lease_token, data, fields)
@@ -270,13 +300,13 @@ class JobStore:
 
     # --- worker-side writes ----------------------------------------------------------------
 
-    def update_progress(self, job_id: str, progress: dict, *, lease_token: str = "") -> bool:
-        """Record progress; returns True when a cancel has been requested."""
+    def update_progress(self, job_id: str, progress: dict, *, lease_token: str = "") -> str | None:
+        """Record progress; returns CANCEL or STOP when the user asked for one, else None."""
         return self._record_progress(job_id, lease_token, "progress", progress, progress, None)
 
     def append_metrics(self, job_id: str, entry: dict, *, progress: dict | None = None,
-                       lease_token: str = "") -> bool:
-        """Append one epoch's history entry (and publish it); returns the cancel flag."""
+                       lease_token: str = "") -> str | None:
+        """Append one epoch's history entry (and publish it); returns CANCEL, STOP or None."""
         return self._record_progress(job_id, lease_token, "epoch", entry, progress, entry)
 
     def replace_metrics(self, job_id: str, history: list[dict]) -> None:
@@ -288,15 +318,39 @@ class JobStore:
             pipe.rpush(key, *(_dumps(entry) for entry in history))
         pipe.execute()
 
-    def _record_progress(self, job_id, lease_token, event_name, data, progress, metric) -> bool:
+    def _record_progress(self, job_id, lease_token, event_name, data, progress, metric):
         keys = [*_status_keys(job_id)[:3], _job_key(job_id) + ":metrics"]
         args = [lease_token, EVENTS_MAXLEN, event_name, _dumps(data),
                 _dumps(progress) if progress is not None else "",
                 _dumps(metric) if metric is not None else ""]
-        return self._record(keys=keys, args=args) == 1
+        return _REQUESTS.get(self._record(keys=keys, args=args))
 
     def cancel_requested(self, job_id: str) -> bool:
         return self.redis.hget(_job_key(job_id), "cancel_requested") == "1"
+
+    def pending_request(self, job_id: str) -> str | None:
+        """CANCEL, STOP or None: what the user has asked of the job (a cancel wins)."""
+        cancel, stop = self.redis.hmget(_job_key(job_id), "cancel_requested", "stop_requested")
+        return CANCEL if cancel == "1" else STOP if stop == "1" else None
+
+    # --- worker speeds, measured at start, for plans' time estimates -------------------------
+
+    def record_worker_speed(self, worker: str, speed: dict) -> dict:
+        """Store `worker`'s measured speed (engine.calibration.measure_speed() plus anything
+        describing the worker) with the time it was measured; returns the record."""
+        record = {**speed, "worker": worker, "measured_at": utc_now()}
+        self.redis.hset(_WORKER_SPEEDS, worker, _dumps(record))
+        return record
+
+    def worker_speeds(self) -> list[dict]:
+        """Every worker's latest measured speed, newest first."""
+        records = [json.loads(value) for value in self.redis.hvals(_WORKER_SPEEDS)]
+        return sorted(records, key=lambda record: record.get("measured_at", ""), reverse=True)
+
+    def worker_speed(self) -> dict | None:
+        """The most recently measured worker speed (what plans use), or None if none is known."""
+        speeds = self.worker_speeds()
+        return speeds[0] if speeds else None
 
     # --- leases: one worker trains a job at a time ------------------------------------------
 

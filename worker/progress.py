@@ -1,4 +1,5 @@
-"""The training callback that reports a job's progress, metrics and checkpoints and honours cancels."""
+"""The training callback that reports a job's progress, metrics and checkpoints and honours
+cancels and stops."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 import redis
 
 from engine.training import Callback
+from worker.jobs import CANCEL, STOP
 from worker.shutdown import handback_requested
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,8 @@ def retry_redis(action: Callable[[], object], patience: float = REDIS_OUTAGE_SEC
 
 class JobCallback(Callback):
     """Writes throttled progress, each epoch's metrics and a checkpoint; stops on cancel, on a
-    lost lease, and when its worker shuts down (`handed_back`: the runner requeues the job).
+    stop request (`stopped`: the runner keeps the model), on a lost lease, and when its worker
+    shuts down (`handed_back`: the runner requeues the job).
 
     Redis hiccups never fail training: a missed progress write is simply skipped, and missed
     epoch entries are rewritten in full with the next successful one.
@@ -47,7 +50,7 @@ class JobCallback(Callback):
         self.job_id, self.lease_token, self.keeper = job_id, lease_token, keeper
         self.progress_interval = progress_interval
         self.checkpoint_seconds = checkpoint_seconds
-        self.cancelled = self.handed_back = False
+        self.cancelled = self.stopped = self.handed_back = False
         self._unsaved_checkpoint: dict | None = None  # the last epoch's, when not yet written
         self.progress: dict | None = None
         self._metrics_written = 0
@@ -76,8 +79,8 @@ class JobCallback(Callback):
             self._report(state)
         elif now - self._last_cancel_check >= CANCEL_CHECK_SECONDS:
             self._last_cancel_check = now
-            self._quietly(lambda: self.store.cancel_requested(self.job_id), "cancel check")
-        if self.cancelled:
+            self._quietly(lambda: self.store.pending_request(self.job_id), "cancel check")
+        if self.cancelled or self.stopped:
             state.stop()
 
     def on_epoch_end(self, state) -> None:
@@ -91,19 +94,20 @@ class JobCallback(Callback):
         self.progress = self._measure(state)
         entry, earlier = state.history[-1], state.history[:-1]
 
-        def write_epoch() -> bool:
+        def write_epoch() -> str | None:
             if self._metrics_written != len(earlier):
                 self.store.replace_metrics(self.job_id, earlier)
-            cancel = self.store.append_metrics(self.job_id, entry, progress=self.progress,
-                                               lease_token=self.lease_token)
+            request = self.store.append_metrics(self.job_id, entry, progress=self.progress,
+                                                lease_token=self.lease_token)
             self._metrics_written = len(state.history)
-            return cancel
+            return request
 
         self._quietly(write_epoch, "epoch metrics")
-        if self.cancelled:
+        if self.cancelled or self.stopped:
             state.stop()
 
     def on_train_end(self, state) -> None:
+        self.progress = self._measure(state)  # where training ended, for the final progress
         self.keeper.training_ended()  # evaluation and saving are not batches: disarm the watchdog
 
     def _maybe_checkpoint(self, state) -> None:
@@ -131,8 +135,11 @@ class JobCallback(Callback):
         retry_redis(lambda: self.store.replace_metrics(self.job_id, history))
         self._metrics_written = len(history)
 
-    def write_final_progress(self) -> None:
-        progress = dict(self.progress or {}, fraction=1.0, eta_seconds=0.0)
+    def write_final_progress(self, complete: bool = True) -> None:
+        """The last progress: all done, or (a stopped job) as far as it got, nothing left."""
+        progress = dict(self.progress or {}, eta_seconds=0.0)
+        if complete:
+            progress["fraction"] = 1.0
         retry_redis(lambda: self.store.update_progress(self.job_id, progress,
                                                        lease_token=self.lease_token))
 
@@ -142,11 +149,15 @@ class JobCallback(Callback):
         self._quietly(lambda: self.store.update_progress(self.job_id, self.progress,
                                                          lease_token=self.lease_token), "progress")
 
-    def _quietly(self, write: Callable[[], bool], what: str) -> None:
-        """Run a write that returns the cancel flag; a Redis error only costs this one write."""
+    def _quietly(self, write: Callable[[], str | None], what: str) -> None:
+        """Run a write that returns the user's request (CANCEL, STOP or None); a Redis error
+        only costs this one write."""
         try:
-            if write():
+            request = write()
+            if request == CANCEL:
                 self.cancelled = True
+            elif request == STOP:
+                self.stopped = True
         except redis.RedisError as error:
             if time.monotonic() - self._last_complaint >= OUTAGE_LOG_SECONDS:
                 self._last_complaint = time.monotonic()

@@ -106,10 +106,12 @@ def _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name) 
     if job["cancel_requested"]:
         return _finish(store, job_id, token, Outcome.CANCELLED)
     model_id = model_id_for_job(job_id)
-    if artifacts.get_model(model_id) is not None:
+    saved = artifacts.get_model(model_id)
+    if saved is not None:
         # A previous attempt saved the model and died before recording it.
         artifacts.delete_checkpoint(job_id)
-        return _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id)
+        return _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id,
+                       stop_reason=saved.get("stop_reason"))
     try:
         return _train(job, model_id, token, keeper, settings, store, artifacts)
     except Exception as error:  # noqa: BLE001 - every failure must end the job, never leave it running
@@ -139,7 +141,7 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     callback = JobCallback(store, artifacts, job_id, token, keeper,
                            progress_interval=settings.progress_interval,
                            checkpoint_seconds=settings.checkpoint_seconds)
-    net.fit(X_train, y_train, callbacks=[callback], resume_from=checkpoint, **training)
+    history = net.fit(X_train, y_train, callbacks=[callback], resume_from=checkpoint, **training)
     if keeper.lost.is_set():
         return Outcome.LOST
     callback.sync_metrics(net.history)
@@ -148,13 +150,17 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     if callback.cancelled:
         artifacts.delete_checkpoint(job_id)
         return _finish(store, job_id, token, Outcome.CANCELLED)
+    # completed | early_stopping | stopped: a stop request keeps the model as it is after the
+    # current batch, evaluated and saved like any other
+    stop_reason = history.stop_reason
     evaluation = net.evaluate(X_test, y_test)
     artifacts.save_model(model_id, net, metadata={
         "job_id": job_id, "name": job["name"], "dataset": job["dataset"], "owner": job["owner"],
         "spec": {"model": net.spec, "training": training}, "metrics": list(net.history),
-        "evaluation": evaluation, "created_at": utc_now()})
-    callback.write_final_progress()
-    outcome = _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id)
+        "evaluation": evaluation, "stop_reason": stop_reason, "created_at": utc_now()})
+    callback.write_final_progress(complete=stop_reason != "stopped")
+    outcome = _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id,
+                      stop_reason=stop_reason)
     artifacts.delete_checkpoint(job_id)
     return outcome
 

@@ -121,3 +121,13 @@ def test_checkpoints_round_trip_and_are_deleted(store, xor_net):
     assert store.load_checkpoint(job_id) is None  # a damaged checkpoint means: start over
     store.delete_checkpoint(job_id)
     assert not store.checkpoint_dir(job_id).exists()
+
+
+def test_a_checkpoint_loads_as_a_network_that_says_its_epoch(store, xor_net):
+    job_id = new_id()
+    assert store.load_checkpoint_network(job_id) is None  # nothing trained yet
+    store.save_checkpoint(job_id, xor_net.checkpoint())
+    net, epoch = store.load_checkpoint_network(job_id)
+    assert epoch == 3 and len(net.history) == 3 and "layers" in net.history[-1]
+    (X, _), _ = datasets.load("xor")
+    np.testing.assert_array_equal(net.predict_proba(X), xor_net.predict_proba(X))

@@ -82,7 +82,7 @@ def test_cancelling_a_running_job_sets_the_flag_the_worker_reads(store):
     job = running_job(store)
     assert store.request_cancel(job["id"])["status"] == "running"
     assert store.cancel_requested(job["id"])
-    assert store.update_progress(job["id"], {"epoch": 1}, lease_token="token") is True
+    assert store.update_progress(job["id"], {"epoch": 1}, lease_token="token") == "cancel"
     assert store.finish(job["id"], "cancelled", lease_token="token")["status"] == "cancelled"
 
 
@@ -165,7 +165,7 @@ def test_expired_lease_frees_the_job_and_fences_the_old_holder(store):
     assert store.acquire_lease(job["id"], "new", 30)
     store.mark_running(job["id"], lease_token="new")
     assert not store.renew_lease(job["id"], "old", 30)  # the old worker learns it lost the job
-    assert store.update_progress(job["id"], {"epoch": 9}, lease_token="old") is False
+    assert store.update_progress(job["id"], {"epoch": 9}, lease_token="old") is None
     assert store.get(job["id"])["progress"]["epoch"] == 0
     with pytest.raises(JobStateError, match="another worker"):
         store.finish(job["id"], "succeeded", lease_token="old")
@@ -246,3 +246,61 @@ def test_ping_and_queue_depth(store, make_redis_server):
     other = JobStore.from_url(server.url)
     server.stop()
     assert other.ping() is False
+
+
+# ---- stop and keep, stop reasons, worker speeds -------------------------------------------------
+
+def test_a_stop_flags_a_running_job_and_its_writes_report_it(store):
+    job = running_job(store)
+    assert store.pending_request(job["id"]) is None
+    assert store.update_progress(job["id"], {"epoch": 1}, lease_token="token") is None
+    stopped = store.request_stop(job["id"])
+    assert stopped["status"] == "running" and stopped["stop_requested"] is True
+    assert store.pending_request(job["id"]) == "stop"
+    assert store.update_progress(job["id"], {"epoch": 1}, lease_token="token") == "stop"
+    assert store.append_metrics(job["id"], {"epoch": 1}, lease_token="token") == "stop"
+    store.request_cancel(job["id"])  # a cancel wins over a stop: it keeps nothing
+    assert store.pending_request(job["id"]) == "cancel"
+    assert store.update_progress(job["id"], {"epoch": 1}, lease_token="token") == "cancel"
+
+
+def test_only_a_running_job_can_be_stopped(store):
+    queued = new_job(store)
+    with pytest.raises(JobStateError, match="nothing to keep; cancel it instead"):
+        store.request_stop(queued["id"])
+    done = running_job(store)
+    store.finish(done["id"], "succeeded", lease_token="token", stop_reason="completed")
+    with pytest.raises(JobStateError, match="already succeeded"):
+        store.request_stop(done["id"])
+    with pytest.raises(JobNotFound):
+        store.request_stop(new_id())
+    with pytest.raises(JobNotFound):
+        store.request_stop("../x")
+    assert store.get(queued["id"])["stop_requested"] is False
+
+
+def test_every_finished_job_says_why_it_stopped(store):
+    reasons = {}
+    for status, reason in [("succeeded", "completed"), ("succeeded", "early_stopping"),
+                           ("succeeded", "stopped"), ("failed", None), ("cancelled", None)]:
+        job = running_job(store)
+        store.finish(job["id"], status, lease_token="token", stop_reason=reason)
+        reasons[(status, reason)] = store.get(job["id"])["stop_reason"]
+        assert terminal_events(store, job["id"])[-1]["stop_reason"] == reasons[(status, reason)]
+    assert list(reasons.values()) == ["completed", "early_stopping", "stopped", "failed", "cancelled"]
+    cancelled_while_queued = store.request_cancel(new_job(store)["id"])
+    assert cancelled_while_queued["stop_reason"] == "cancelled"
+    assert new_job(store)["stop_reason"] is None
+
+
+def test_worker_speeds_are_kept_per_worker_and_the_newest_is_used(store):
+    assert store.worker_speed() is None and store.worker_speeds() == []
+    first = store.record_worker_speed("w1@host", {"flops_per_second": 1e9, "seconds_per_batch": 1e-4})
+    time.sleep(0.002)  # measured_at has millisecond resolution
+    second = store.record_worker_speed("w2@host", {"flops_per_second": 2e9, "seconds_per_batch": 2e-4})
+    assert first["worker"] == "w1@host" and first["measured_at"].endswith("Z")
+    assert store.worker_speed() == second
+    time.sleep(0.002)
+    again = store.record_worker_speed("w1@host", {"flops_per_second": 3e9, "seconds_per_batch": 1e-4})
+    assert store.worker_speed() == again
+    assert [record["worker"] for record in store.worker_speeds()] == ["w1@host", "w2@host"]
