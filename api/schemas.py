@@ -262,6 +262,13 @@ class JobSchema(ma.Schema):
     sweep_id = ma.fields.String(allow_none=True, metadata={"description": "the sweep it is a run of"})
     error = ma.fields.Nested(JobErrorSchema, allow_none=True, metadata={"description": "set once failed"})
     cancel_requested = ma.fields.Boolean(metadata={"description": "a cancel is pending or done"})
+    stop_requested = ma.fields.Boolean(metadata={
+        "description": "a stop is pending or done: training ends after the current batch and "
+                       "the model is kept"})
+    stop_reason = ma.fields.String(allow_none=True, metadata={
+        "enum": ["completed", "early_stopping", "stopped", "failed", "cancelled", None],
+        "description": "why it ended (null until it has): completed, early_stopping, stopped "
+                       "(a stop request; the model is kept), failed or cancelled"})
     attempts = ma.fields.Integer(metadata={"description": "times a worker has started it"})
     created_at = _timestamp("when the job was submitted")
     started_at = _timestamp("when a worker started it")

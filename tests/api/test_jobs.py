@@ -10,7 +10,8 @@ import pytest
 from tests.api.conftest import LONG_MNIST_SPEC, XOR_SPEC, submit, wait_for_job
 
 JOB_FIELDS = {"id", "name", "owner", "status", "dataset", "spec", "progress", "metrics", "model_id",
-              "error", "cancel_requested", "attempts", "created_at", "started_at", "finished_at"}
+              "error", "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
+              "sweep_id", "stop_requested", "stop_reason"}
 PROGRESS_FIELDS = {"epoch", "epochs", "batch", "batches", "fraction", "eta_seconds"}
 
 
@@ -21,7 +22,7 @@ def test_xor_job_succeeds_with_full_accuracy(client, celery_worker):
 
     done = wait_for_job(client, job["id"], timeout=120)
     assert done["status"] == "succeeded", done["error"]
-    assert done["error"] is None and done["model_id"]
+    assert done["error"] is None and done["model_id"] and done["stop_reason"] == "completed"
     assert len(done["metrics"]) == 300
     assert [entry["epoch"] for entry in done["metrics"]] == list(range(1, 301))
     assert done["metrics"][-1]["accuracy"] == 1.0
