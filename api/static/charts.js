@@ -11,11 +11,11 @@ function layout(title, yTitle, { yaxis = {}, ...rest } = {}) {
   return {
     title: { text: title, font: { size: 15 } },
     font: FONT,
-    margin: { l: 56, r: 16, t: 40, b: 44 },
+    margin: { l: 56, r: 16, t: 40, b: 90 },
     hovermode: "x unified",
     xaxis: { title: { text: "epoch" }, tickformat: "d" },
     yaxis: { title: { text: yTitle }, ...yaxis },
-    legend: { orientation: "h", y: -0.25 },
+    legend: { orientation: "h", y: -0.3, yanchor: "top" },
     ...rest,
   };
 }

@@ -1,8 +1,10 @@
-// Job (/job?id=…): live curves over the event stream, progress with ETA, cancel, the spec.
+// Job (/job?id=…): live curves over the event stream, per-layer health, progress with ETA,
+// cancel, drawing against the job's latest weights while it trains, the spec.
 
-import { TERMINAL, followEvents, get, post } from "./api.js";
-import { drawHistory } from "./charts.js";
+import { TERMINAL, followEvents, get, list, post } from "./api.js";
+import { drawHealth, drawHistory, drawProbabilities } from "./charts.js";
 import { $, duration, el, initKeyForm, notice, number, percent, query, report, table } from "./dom.js";
+import { DrawingPad } from "./draw.js";
 
 const jobId = query().get("id");
 let job = null;
@@ -42,6 +44,9 @@ function showSummary() {
 
 function showCurves() {
   drawHistory($("loss-chart"), $("accuracy-chart"), job.metrics);
+  const withLayers = job.metrics.some((entry) => Array.isArray(entry.layers) && entry.layers.length);
+  $("health").hidden = !withLayers;
+  if (withLayers) drawHealth($("gradient-chart"), $("units-chart"), job.metrics);
   const columns = ["epoch", "loss", "accuracy", "val. loss", "val. accuracy", "learning rate", "seconds"];
   $("history").replaceChildren(table(columns, job.metrics.map((entry) => [
     String(entry.epoch), number(entry.loss), percent(entry.accuracy), number(entry.val_loss),
@@ -63,12 +68,51 @@ function onEvent(name, data) {
       job.metrics.push(data);
       job.metrics.sort((a, b) => a.epoch - b.epoch);
       showCurves();
+      predict(); // the drawing, against this epoch's weights
     }
   } else if (name === "status") {
     Object.assign(job, data);
     if (TERMINAL.has(data.status)) load(); // the final record: model id, error, evaluation
     else { showSummary(); showProgress(); }
   }
+}
+
+// ---- drawing against the job's latest weights ------------------------------------------------
+
+let pad = null;
+let inFlight = false;
+let again = false;
+
+async function predict() {
+  if (!pad || !pad.inked) return;
+  if (inFlight) { again = true; return; }
+  inFlight = true;
+  try {
+    const answer = await post(`/v1/jobs/${jobId}/predict`, { images: [pad.png()] });
+    const prediction = answer.predictions[0];
+    const name = answer.classes[prediction.label];
+    $("prediction").textContent = `${name}: ${percent(prediction.probabilities[prediction.label])}`;
+    $("prediction-source").textContent = `with the weights after epoch ${answer.epoch}`
+      + `${answer.epochs ? ` of ${answer.epochs}` : ""} (${answer.weights})`;
+    drawProbabilities($("bars"), answer.classes, prediction.probabilities);
+  } catch (error) {
+    $("prediction").textContent = error.message;
+  } finally {
+    inFlight = false;
+    if (again) { again = false; predict(); }
+  }
+}
+
+async function offerDrawing() {
+  if (pad || job.status === "failed" || job.status === "cancelled") return;
+  const dataset = (await list("/v1/datasets")).find((candidate) => candidate.name === job.dataset);
+  if (!dataset || dataset.kind !== "image") return;
+  $("draw").hidden = false;
+  pad = new DrawingPad($("pad"), { onDraw: predict });
+  $("clear").addEventListener("click", () => {
+    pad.clear();
+    $("prediction").textContent = "Draw something.";
+  });
 }
 
 async function load() {
@@ -79,6 +123,7 @@ async function load() {
   try {
     job = await get(`/v1/jobs/${jobId}`);
     render();
+    await offerDrawing();
     if (!TERMINAL.has(job.status) && !stream) {
       stream = new AbortController();
       followEvents(`/v1/jobs/${jobId}/events`, { signal: stream.signal, onEvent })

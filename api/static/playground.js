@@ -1,5 +1,6 @@
-// Playground (/playground?model=…): draw, and the prediction, the ten probability bars and the
-// 28×28 the model saw follow as you draw (throttled; one request in flight at a time).
+// Playground (/playground?model=…&explain=1): draw, and the prediction, the ten probability bars,
+// the 28×28 the model saw and (on request) its saliency follow as you draw (throttled; one
+// request in flight at a time).
 
 import { get, list, post } from "./api.js";
 import { drawProbabilities } from "./charts.js";
@@ -18,7 +19,8 @@ async function predict() {
   if (inFlight) { again = true; return; } // the newest drawing is sent when this answer is in
   inFlight = true;
   try {
-    const answer = await post(`/v1/models/${model}/predict?return_preprocessed=true`, { images: [pad.png()] });
+    const explain = $("explain").checked ? "&explain=true" : "";
+    const answer = await post(`/v1/models/${model}/predict?return_preprocessed=true${explain}`, { images: [pad.png()] });
     show(answer);
   } catch (error) {
     $("prediction").textContent = error.message;
@@ -35,6 +37,8 @@ function show(answer) {
   $("prediction").textContent = `${name === String(prediction.label) ? name : `${prediction.label} (${name})`}: ${confidence}%`;
   drawProbabilities($("bars"), answer.classes, prediction.probabilities);
   if (prediction.preprocessed) paintPixels($("seen"), prediction.preprocessed);
+  $("saliency-figure").hidden = !prediction.saliency_overlay;
+  if (prediction.saliency_overlay) $("saliency").src = prediction.saliency_overlay;
 }
 
 function clear() {
@@ -67,14 +71,23 @@ async function loadModels() {
   }
 }
 
+function remember() {
+  setQuery({ model: $("model").value, explain: $("explain").checked ? "1" : null });
+}
+
 function modelChosen() {
-  setQuery({ model: $("model").value });
+  remember();
   const option = $("model").selectedOptions[0];
   $("model-about").replaceChildren("Model ", el("a", { href: `/model?id=${$("model").value}` }, option ? option.textContent : ""));
   predict();
 }
 
 $("model").addEventListener("change", modelChosen);
+$("explain").checked = query().get("explain") === "1";
+$("explain").addEventListener("change", () => {
+  remember();
+  predict();
+});
 $("clear").addEventListener("click", clear);
 initKeyForm(loadModels);
 loadModels();

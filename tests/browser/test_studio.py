@@ -17,6 +17,18 @@ def chart_traces(page, chart_id: str) -> list[dict]:
         chart_id)
 
 
+def draw_vertical_stroke(page, canvas="#pad"):
+    """A mouse stroke down the middle of the canvas, as a person draws a one."""
+    page.locator(canvas).scroll_into_view_if_needed()
+    box = page.locator(canvas).bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x, box["y"] + box["height"] * (0.15 + 0.7 * step / 20))
+    page.mouse.up()
+
+
 def fill_xor_form(page) -> None:
     """Make the form XOR 2-3-1 (tanh, sigmoid, log loss, Adam 0.05, 40 epochs of batch 4)."""
     page.select_option("#f-dataset", "xor")
@@ -93,13 +105,7 @@ def test_drawing_a_stroke_predicts_without_a_click(page, studio, mnist_job):
     page.on("request", lambda request: predictions.append(request.url) if "/predict" in request.url else None)
     page.goto(f"/playground?model={model_id}")
     page.wait_for_function(f"document.getElementById('model').value === '{model_id}'")
-    box = page.locator("#pad").bounding_box()
-    x = box["x"] + box["width"] / 2
-    page.mouse.move(x, box["y"] + box["height"] * 0.15)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x, box["y"] + box["height"] * (0.15 + 0.7 * step / 20))
-    page.mouse.up()
+    draw_vertical_stroke(page)
     page.wait_for_function("document.getElementById('bars').data?.[0]?.x.length === 10")
     bars = chart_traces(page, "bars")[0]["x"]
     assert math.isclose(sum(bars), 1.0, abs_tol=1e-6)
@@ -111,7 +117,27 @@ def test_drawing_a_stroke_predicts_without_a_click(page, studio, mnist_job):
         const pixels = document.getElementById('seen').getContext('2d').getImageData(0, 0, 112, 112).data;
         let lit = 0; for (let i = 0; i < pixels.length; i += 4) lit += pixels[i] > 128; return lit; }""")
     assert seen > 0  # the 28x28 the model saw is painted
+    page.get_by_label("Show saliency").check()
+    page.wait_for_function("document.getElementById('saliency').src.startsWith('data:image/png')")
+    assert "explain=true" in predictions[-1] and "explain=1" in page.url
     screenshot(page, "playground")
+
+
+def test_the_job_page_shows_layer_health_and_draws_against_the_job(page, studio, mnist_job):
+    page.goto(f"/job?id={mnist_job['id']}")
+    page.wait_for_function("document.getElementById('gradient-chart').data?.length === 2")
+    gradients = chart_traces(page, "gradient-chart")
+    for index, trace in enumerate(gradients):
+        assert trace["x"] == [entry["epoch"] for entry in mnist_job["metrics"]]
+        assert trace["y"] == [entry["layers"][index]["grad_norm"] for entry in mnist_job["metrics"]]
+    dead = chart_traces(page, "units-chart")
+    assert [trace["name"] for trace in dead] == ["layer 1 (32 relu) dead"]  # softmax has neither
+    assert dead[0]["y"] == [entry["layers"][0]["dead_fraction"] for entry in mnist_job["metrics"]]
+    draw_vertical_stroke(page)
+    page.wait_for_selector("#prediction-source:has-text('after epoch 1')")
+    bars = chart_traces(page, "bars")[0]["x"]
+    assert math.isclose(sum(bars), 1.0, abs_tol=1e-6)
+    screenshot(page, "job-mnist")
 
 
 def test_a_confusion_cell_opens_its_mistakes(page, studio, mnist_job):
