@@ -12,6 +12,7 @@ from worker.artifacts import ArtifactStore
 from worker.celery_app import create_celery_app
 from worker.config import Settings
 from worker.jobs import JobNotFound, JobStateError, JobStore
+from worker.s3_artifacts import STORAGE_ERRORS
 from worker.stores import open_artifact_store
 
 EXTENSION_KEY = "mlpq"
@@ -24,6 +25,8 @@ ERROR_HANDLERS = {
     redis.ConnectionError: (503, "The job store (Redis) is unreachable; retry later."),
     redis.TimeoutError: (503, "The job store (Redis) did not answer in time; retry later."),
     kombu.exceptions.OperationalError: (503, "The job queue is unreachable; retry later."),
+    **{error: (503, "The model store (object storage) is unreachable or refused the request; "
+                    "retry later.") for error in STORAGE_ERRORS},
 }
 
 

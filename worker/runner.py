@@ -30,6 +30,7 @@ from worker.ids import model_id_for_job, new_id
 from worker.job_scripts import TERMINAL_STATUSES
 from worker.jobs import JobStateError, JobStore, utc_now
 from worker.progress import JobCallback, retry_redis
+from worker.s3_artifacts import STORAGE_ERRORS
 from worker.stores import open_artifact_store
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ ERROR_TYPES: dict[type[BaseException], str] = {
     TrainingError: "training_diverged",
     ModelFileError: "model_file_error",
     MemoryError: "out_of_memory",
+    **{error: "storage_unavailable" for error in STORAGE_ERRORS},
 }
 
 

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
 
 from engine import serialization
 from engine.network import Network
@@ -37,6 +38,9 @@ BUNDLES = {
     "checkpoints": (serialization.CHECKPOINT, serialization.CHECKPOINT_ARRAYS, "arrays_sha256"),
 }
 SOURCE_TAG = ".source-etag"  # in a local copy: the ETag of the JSON it was downloaded from
+# What boto3 raises when the object store is unreachable, refuses us, or keeps failing after
+# its retries: the API answers 503, a training job fails with error type storage_unavailable.
+STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
 # A model's remote identity is re-read at most this often per process: a prediction does not pay
 # for a request to the object store, and a deletion or replacement is noticed within this time.
 STAMP_SECONDS = 1.0

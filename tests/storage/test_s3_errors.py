@@ -1,0 +1,40 @@
+"""Object-store outages: a clear 503 from the API, a `storage_unavailable` job, nothing corrupted."""
+
+from dataclasses import replace
+
+from tests.api.conftest import XOR_SPEC, free_port, idle_settings, make_app
+from worker.config import Settings
+from worker.jobs import JobStore
+from worker.runner import Outcome, run_training_job
+
+__all__ = ["idle_settings"]  # fixture shared with the API suite
+
+
+def test_the_api_answers_503_when_the_object_store_is_unreachable(idle_settings, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = make_app(replace(idle_settings, artifact_url="s3://bucket/mlpq")).test_client()
+    response = client.get("/v1/models")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["code"] == 503 and "model store" in body["message"]
+    # Jobs live in Redis and are unaffected.
+    assert client.post("/v1/jobs", json=XOR_SPEC).status_code == 202
+
+
+def test_a_job_whose_bucket_is_missing_fails_as_storage_unavailable(redis_url, s3_env, tmp_path):
+    settings = replace(Settings.from_env({"REDIS_URL": redis_url,
+                                          "MLPQ_ARTIFACT_DIR": str(tmp_path)}),
+                       artifact_url="s3://no-such-bucket-here/mlpq", checkpoint_seconds=0)
+    store = JobStore.from_url(redis_url)
+    try:
+        job = store.create(name="no-bucket", dataset="xor", spec={
+            "model": XOR_SPEC["model"], "training": {**XOR_SPEC["training"], "epochs": 5}})
+        assert run_training_job(job["id"], settings=settings, store=store) is Outcome.FAILED
+        failed = store.get(job["id"])
+        assert failed["error"]["type"] == "storage_unavailable"
+        assert "NoSuchBucket" in failed["error"]["message"]
+    finally:
+        store.close()
