@@ -1,4 +1,4 @@
-"""/healthz (this process answers) and /readyz (Redis and at least one worker answer)."""
+"""/healthz (this process answers) and /readyz (Redis, a worker and the model store answer)."""
 
 import threading
 import time
@@ -49,6 +49,8 @@ class ReadinessProbe:
         checks = {"redis": {"ok": True, "detail": "Redis answers"}}
         checks["workers"] = self._ping_workers()
         checks["queue"] = {"ok": True, "detail": f"{store.queue_depth()} job(s) waiting"}
+        usable, detail = services().artifacts.check()
+        checks["artifacts"] = {"ok": usable, "detail": detail}
         return checks
 
     def _ping_workers(self):
@@ -85,7 +87,8 @@ class Readiness(MethodView):
     @blp.response(200, ReadinessSchema)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):
-        """Readiness: Redis answers and at least one training worker answers a ping.
+        """Readiness: Redis answers, at least one training worker answers a ping, and the
+        model store (directory or object-store bucket) can be used.
 
         503 names what is missing. Results are cached for MLPQ_READY_CACHE_SECONDS.
         """

@@ -144,6 +144,13 @@ class ArtifactStore:
         """Where the store is, for logs and /readyz."""
         return str(self.root)
 
+    def check(self) -> tuple[bool, str]:
+        """(usable, why) for /readyz: the root can be read and written (or made later)."""
+        existing = next((path for path in (self.root, *self.root.parents) if path.exists()), None)
+        if existing is None or not os.access(existing, os.R_OK | os.W_OK | os.X_OK):
+            return False, f"the model directory {self.root} cannot be read and written"
+        return True, f"models in {self.root}"
+
     def _read_record(self, directory: Path) -> dict | None:
         try:
             manifest = json.loads((directory / "manifest.json").read_text())

@@ -73,6 +73,13 @@ class S3ArtifactStore(ArtifactStore):
     def describe(self) -> str:
         return self.url
 
+    def check(self) -> tuple[bool, str]:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except STORAGE_ERRORS as error:
+            return False, f"the object store does not serve bucket {self.bucket}: {error}"
+        return True, f"models in {self.url}"
+
     # --- models ----------------------------------------------------------------------------
 
     def save_model(self, model_id: str, net, *, metadata: dict) -> dict:

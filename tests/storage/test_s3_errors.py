@@ -20,6 +20,8 @@ def test_the_api_answers_503_when_the_object_store_is_unreachable(idle_settings,
     assert response.status_code == 503
     body = response.get_json()
     assert body["code"] == 503 and "model store" in body["message"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "artifacts" in ready.get_json()["errors"]
     # Jobs live in Redis and are unaffected.
     assert client.post("/v1/jobs", json=XOR_SPEC).status_code == 202
 

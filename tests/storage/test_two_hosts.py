@@ -37,6 +37,8 @@ def test_workers_and_api_on_separate_disks_share_models_through_s3(
     api = GunicornServer(env["host-api"], tmp_path / "gunicorn.log").start()
     try:
         worker_a = make_celery_worker(env=env["host-a"])
+        ready = httpx.get(api.url + "/readyz", timeout=30).json()
+        assert ready["checks"]["artifacts"] == {"ok": True, "detail": f"models in {s3_url}"}
         # 1. A trains XOR; the API, on another disk, predicts with it.
         response = httpx.post(api.url + "/v1/jobs", json=XOR_SPEC, timeout=30)
         assert response.status_code == 202, response.text
