@@ -1,0 +1,185 @@
+"""`Client`: the mlpq service's /v1 API from Python (httpx), with typed errors."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlpq.errors import ConnectionError, Timeout, error_from_response
+from mlpq.job import Event, Job, stream_events
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+URL_VARIABLE, KEY_VARIABLE = "MLPQ_URL", "MLPQ_API_KEY"
+
+
+class Client:
+    """A connection to one mlpq server.
+
+    `url` defaults to $MLPQ_URL, else http://127.0.0.1:8000; `api_key` to $MLPQ_API_KEY (sent
+    as `Authorization: Bearer`). Every method raises a subclass of `mlpq.MlpqError`.
+    """
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, *,
+                 timeout: float = 30.0):
+        self.url = (url or os.environ.get(URL_VARIABLE) or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get(KEY_VARIABLE) or None
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **options) -> httpx.Response:
+        """Send one request; a non-2xx answer raises its typed error, a dead server ConnectionError."""
+        try:
+            response = self.http.request(method, path, **options)
+        except httpx.TimeoutException as error:
+            raise Timeout(f"{method} {self.url}{path} took longer than allowed: {error}") from error
+        except httpx.TransportError as error:
+            raise ConnectionError(self.url, str(error) or type(error).__name__) from error
+        if response.is_error:
+            raise error_from_response(response)
+        return response
+
+    def get(self, path: str, **params) -> Any:
+        params = {name: value for name, value in params.items() if value is not None}
+        return self.request("GET", path, params=params).json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        response = self.request("POST", path, json=body)
+        return response.json() if response.content else None
+
+    # --- service ------------------------------------------------------------------------------
+
+    def health(self) -> dict:
+        """GET /healthz: the API process answers."""
+        return self.get("/healthz")
+
+    def ready(self) -> dict:
+        """GET /readyz: Redis and a worker answer; `auth` says whether keys are required.
+
+        Raises ServerError (503, `errors` naming what is missing) when not ready."""
+        return self.get("/readyz")
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def train(self, spec: dict, *, wait: bool = False, timeout: float | None = None) -> Job:
+        """POST /v1/jobs with `spec` ({name?, dataset, model, training?}); the Job, maybe finished."""
+        job = Job(self, self.post("/v1/jobs", spec))
+        return job.wait(timeout=timeout) if wait else job
+
+    def job(self, job_id: str) -> Job:
+        return Job(self, self.get(f"/v1/jobs/{job_id}"))
+
+    def jobs(self, status: str | None = None, *, page: int | None = None,
+             page_size: int | None = None) -> list[Job]:
+        """Newest first; `status` filters (queued, running, succeeded, failed, cancelled)."""
+        records = self.get("/v1/jobs", status=status, page=page, page_size=page_size)
+        return [Job(self, record) for record in records]
+
+    def cancel(self, job_id: str) -> dict:
+        """A queued job ends now; a running one within a batch. Conflict if already finished."""
+        return self.post(f"/v1/jobs/{job_id}/cancel")
+
+    def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
+        """The job's Server-Sent Events from the start (or after `last_event_id`) until it ends,
+        reconnecting with Last-Event-ID whenever the stream is cut."""
+        return stream_events(self, job_id, last_event_id)
+
+    # --- models -------------------------------------------------------------------------------
+
+    def models(self, dataset: str | None = None, *, page: int | None = None,
+               page_size: int | None = None) -> list[dict]:
+        return self.get("/v1/models", dataset=dataset, page=page, page_size=page_size)
+
+    def model(self, model_ref: str, dataset: str | None = None) -> dict:
+        """A model by id, by the id of its job, or `latest` (newest, optionally of `dataset`)."""
+        return self.get(f"/v1/models/{model_ref}", dataset=dataset)
+
+    def delete_model(self, model_id: str) -> None:
+        self.request("DELETE", f"/v1/models/{model_id}")
+
+    def download(self, model_ref: str, directory: str | os.PathLike) -> Path:
+        """Save the model's manifest.json and weights.npz into `directory` (created); its path.
+
+        `engine.load(directory)` loads it; `mlpq predict --local DIR` predicts with it."""
+        archive = zipfile.ZipFile(io.BytesIO(self.request("GET", f"/v1/models/{model_ref}/download").content))
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        for member in archive.infolist():
+            name = Path(member.filename).name  # never a path outside `directory`
+            if name and not member.is_dir():
+                (target / name).write_bytes(archive.read(member))
+        return target
+
+    def predict(self, model_ref: str, images: Iterable | None = None, *,
+                inputs: Iterable | None = None, top_k: int | None = None,
+                dataset: str | None = None) -> Predictions:
+        """Classify `images` (file paths, PIL images, or uint8 arrays: preprocessed like MNIST) or
+        `inputs` (rows of numbers the model takes as they are, e.g. 784 floats in 0..1).
+
+        One dict per sample, in order: `label`, `class` (its name), `probabilities` (one per
+        class), `top_k` ([{label, probability}]); the list's `.classes` names every class."""
+        if (images is None) == (inputs is None):
+            raise ValueError("pass images or inputs, not both")
+        params = {name: value for name, value in {"top_k": top_k, "dataset": dataset}.items()
+                  if value is not None}
+        path = f"/v1/models/{model_ref}/predict"
+        if images is not None:
+            files = [("image", (name, data, "application/octet-stream"))
+                     for name, data in map(image_bytes, images)]
+            answer = self.request("POST", path, files=files, params=params).json()
+        else:
+            rows = [row.tolist() if hasattr(row, "tolist") else row for row in inputs]
+            answer = self.request("POST", path, json={"inputs": rows}, params=params).json()
+        classes = answer.get("classes") or []
+        return Predictions(
+            ({"class": classes[p["label"]] if p["label"] < len(classes) else str(p["label"]), **p}
+             for p in answer["predictions"]), model_id=answer.get("model_id"), classes=classes)
+
+
+class Predictions(list):
+    """A list of predictions (dicts) that also knows the `model_id` and the `classes` names."""
+
+    def __init__(self, items=(), *, model_id: str | None = None, classes: list[str] = ()):
+        super().__init__(items)
+        self.model_id, self.classes = model_id, list(classes)
+
+
+def image_bytes(image) -> tuple[str, bytes]:
+    """(file name, encoded bytes) of a path, raw bytes, a PIL image or a uint8 array."""
+    if isinstance(image, str | os.PathLike):
+        return Path(image).name, Path(image).read_bytes()
+    if isinstance(image, bytes):
+        return "image", image
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        import numpy as np
+
+        array = np.asarray(image)
+        if array.dtype != np.uint8:  # floats in 0..1, as the model's inputs are
+            array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+        if array.ndim == 1 and array.size == 784:
+            array = array.reshape(28, 28)
+        image = Image.fromarray(array)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "image.png", buffer.getvalue()

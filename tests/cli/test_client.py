@@ -1,0 +1,187 @@
+"""`mlpq.Client` against the real stack: jobs, events across dropped connections, typed errors, predict."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+
+import numpy as np
+import pandas
+import pytest
+from PIL import Image
+
+import mlpq
+from engine import datasets
+from tests.api.conftest import GunicornServer
+from tests.cli.conftest import SMALL_MNIST, XOR_JOB
+from tests.service_fixtures import build_service_env
+
+
+def test_train_wait_history_and_model(client):
+    job = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 40}}, wait=True, timeout=120)
+    assert job.status == "succeeded" and job.done
+    assert [entry["epoch"] for entry in job.history] == list(range(1, 41))
+    frame = job.to_frame()
+    assert isinstance(frame, pandas.DataFrame) and list(frame.index) == list(range(1, 41))
+    assert frame["loss"].iloc[-1] < frame["loss"].iloc[0]
+    model = job.model()
+    assert model["id"] == job.model_id and model["job_id"] == job.id
+    assert any(other.id == job.id for other in client.jobs(status="succeeded"))
+    assert any(record["id"] == job.model_id for record in client.models(dataset="xor"))
+    answers = client.predict(job.model_id, inputs=[[0, 0], [0, 1], [1, 0], [1, 1]])
+    assert [a["class"] for a in answers] == ["false", "true", "true", "false"]
+    assert answers.classes == ["false", "true"] and answers.model_id == job.model_id
+
+
+def test_watch_follows_a_job_across_the_servers_stream_time_limit(client):
+    """The stack cuts each stream after 0.5 s: watch() reconnects with Last-Event-ID."""
+    streams = []
+    client.http.event_hooks["request"].append(
+        lambda request: streams.append(request.headers.get("Last-Event-ID"))
+        if request.url.path.endswith("/events") else None)
+    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 3}})
+    events = list(job.watch())
+    assert [e.data["epoch"] for e in events if e.event == "epoch"] == [1, 2, 3]
+    ids = [e.id for e in events]
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-")))) and len(set(ids)) == len(ids)
+    assert events[-1].event == "status" and events[-1].data["status"] == "succeeded"
+    assert len(streams) > 1 and streams[0] is None and all(streams[1:]), "resumed with Last-Event-ID"
+    assert job.status == "succeeded" and len(job.history) == 3 and job.model_id
+
+
+class DroppingProxy:
+    """A TCP proxy that resets every event-stream connection after `limit` bytes of answer."""
+
+    def __init__(self, upstream_port: int, limit: int = 900):
+        self.upstream_port, self.limit, self.drops = upstream_port, limit, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(downstream,), daemon=True).start()
+
+    def _serve(self, downstream):
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        request = downstream.recv(65536)
+        upstream.sendall(request)
+        streaming = b"/events" in request.split(b"\r\n", 1)[0]
+        sent = 0
+        try:
+            while chunk := upstream.recv(256):
+                if streaming and sent + len(chunk) > self.limit:
+                    downstream.sendall(chunk[: self.limit - sent])
+                    self.drops += 1
+                    downstream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    return  # closing with linger 0: a reset in the middle of the stream
+                downstream.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        finally:
+            downstream.close()
+            upstream.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_watch_resumes_after_a_dropped_connection(stack, celery_worker):
+    proxy = DroppingProxy(stack.port)
+    try:
+        with mlpq.Client(proxy.url) as client:
+            job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 2}})
+            events = list(job.watch())
+    finally:
+        proxy.close()
+    assert proxy.drops >= 1
+    assert [e.data["epoch"] for e in events if e.event == "epoch"] == [1, 2]
+    assert len({e.id for e in events}) == len(events)
+    assert events[-1].data["status"] == "succeeded"
+
+
+def test_errors_are_typed_and_carry_the_servers_body(client, url):
+    with pytest.raises(mlpq.ValidationError) as invalid:
+        client.train({"dataset": "xor", "model": {"layers": [{"units": 0, "activation": "nope"}]}})
+    assert invalid.value.status == 422 and invalid.value.code == 422
+    assert "model.layers[0].units" in invalid.value.errors and "model.layers[0].activation" in invalid.value.errors
+    with pytest.raises(mlpq.NotFound) as missing:
+        client.job(uuid.uuid4().hex)
+    assert "No job with id" in missing.value.message
+    with pytest.raises(mlpq.NotFound):
+        client.predict(uuid.uuid4().hex, inputs=[[0, 0]])
+    done = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 5}}, wait=True, timeout=60)
+    with pytest.raises(mlpq.Conflict):
+        done.cancel()
+    with pytest.raises(mlpq.ValidationError) as bad_input:
+        client.predict(done.model_id, inputs=[[0, 0, 0]])
+    assert bad_input.value.type and bad_input.value.errors
+    with pytest.raises(mlpq.ConnectionError) as unreachable:
+        mlpq.Client("http://127.0.0.1:9").jobs()
+    assert unreachable.value.url == "http://127.0.0.1:9" and "127.0.0.1:9" in str(unreachable.value)
+    slow = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
+    try:
+        with pytest.raises(mlpq.Timeout):
+            slow.wait(timeout=0.5)
+    finally:
+        slow.cancel()
+    assert isinstance(mlpq.Timeout("x"), TimeoutError) and issubclass(mlpq.ValidationError, mlpq.MlpqError)
+
+
+@pytest.fixture
+def keyed_server(make_redis_server, tmp_path):
+    """gunicorn requiring API keys, on a Redis no worker consumes (its jobs stay queued)."""
+    from api.auth import generate_key, key_entry
+
+    key = generate_key()
+    redis_server = make_redis_server()
+    env = build_service_env(redis_server.url, tmp_path / "artifacts", MLPQ_API_KEYS=key_entry("alice", key),
+                            MLPQ_MAX_ACTIVE_JOBS_PER_KEY="1")
+    server = GunicornServer(env, tmp_path / "gunicorn.log").start()
+    yield server, key
+    server.stop()
+
+
+def test_auth_and_rate_limit_errors(keyed_server):
+    from tests.cli.conftest import run_mlpq
+
+    server, key = keyed_server
+    with pytest.raises(mlpq.AuthError) as refused:
+        mlpq.Client(server.url, api_key="wrong").jobs()
+    assert refused.value.status == 401
+    wrong = run_mlpq("--api-key", "wrong", "jobs", url=server.url)
+    assert wrong.returncode == 3 and "401" in wrong.stderr and "Traceback" not in wrong.stderr
+    absent = run_mlpq("jobs", url=server.url)
+    assert absent.returncode == 3 and "MLPQ_API_KEY" in absent.stderr
+    with mlpq.Client(server.url, api_key=key) as alice:
+        alice.train(XOR_JOB)
+        with pytest.raises(mlpq.RateLimited) as limited:
+            alice.train(XOR_JOB)
+    assert limited.value.status == 429 and limited.value.retry_after and limited.value.retry_after > 0
+    listed = run_mlpq("--json", "jobs", url=server.url, env={"MLPQ_API_KEY": key})
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
+
+
+def test_predict_takes_paths_pil_images_and_arrays(client, tmp_path, celery_worker):
+    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 1}}, wait=True,
+                       timeout=240)
+    _, (X_test, y_test) = datasets.load("mnist")
+    pictures = [Image.fromarray((X_test[i].reshape(28, 28) * 255).astype(np.uint8)) for i in range(3)]
+    path = tmp_path / "digit.png"
+    pictures[0].save(path)
+    answers = client.predict(job.model_id, images=[path, pictures[1], X_test[2].reshape(28, 28),
+                                                   np.asarray(pictures[0])])
+    assert len(answers) == 4 and answers[0]["label"] == answers[3]["label"]
+    assert sum(a["label"] == y for a, y in zip(answers[:3], y_test[:3], strict=True)) >= 2
+    assert answers[0]["class"] == answers.classes[answers[0]["label"]]
+    downloaded = client.download(job.model_id, tmp_path / "model")
+    assert sorted(p.name for p in downloaded.iterdir()) == ["manifest.json", "weights.npz"]
+    with pytest.raises(ValueError):
+        client.predict(job.model_id)
