@@ -1,51 +1,68 @@
-"""The `mlpq` command line: one sub-command per entry in COMMANDS."""
+"""The `mlpq` command line (click + rich): the service, training, models and predictions."""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from mlpq import keys, serve
+import click
 
+from engine.datasets import DatasetUnavailable
+from engine.serialization import ModelFileError
+from engine.training import TrainingError
+from mlpq import cmd_env, cmd_jobs, cmd_predict, cmd_train, keys, serve
+from mlpq.client import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE
+from mlpq.errors import MlpqError
+from mlpq.render import EXIT_JOB_FAILED, CommandFailed, Options, err_console, failure
 
-@dataclass(frozen=True)
-class Command:
-    """A sub-command: its one-line help, how it declares its options, and what it runs."""
-
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-# Add a sub-command by writing a module with add_arguments(parser) and run(args) -> exit status,
-# then one entry here.
-COMMANDS: dict[str, Command] = {
-    "serve": Command(
-        "run the whole service: Redis (started locally if REDIS_URL does not answer), "
-        "the API and a training worker",
-        serve.add_arguments, serve.run),
-    "redis": Command(
-        "use the Redis server at REDIS_URL, or run a local one on its port until stopped",
-        serve.add_redis_arguments, serve.run_redis),
-    "keygen": Command(
-        "make an API key: the key for the client and its hashed MLPQ_API_KEYS entry",
-        keys.add_arguments, keys.run),
-}
+COMMANDS = [serve.serve, serve.redis_command, keys.keygen, cmd_train.train, *cmd_jobs.COMMANDS,
+            *cmd_predict.COMMANDS, cmd_env.env]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlpq",
-        description="Train and serve neural networks written from scratch in NumPy.")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, command in COMMANDS.items():
-        subparser = subparsers.add_parser(name, help=command.help, description=command.help)
-        command.add_arguments(subparser)
-        subparser.set_defaults(run=command.run)
-    return parser
+class Group(click.Group):
+    """Turns the client's errors into their message and exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MlpqError as error:
+            raise failure(error) from None
+        except (DatasetUnavailable, ModelFileError, TrainingError) as error:  # --local runs
+            raise CommandFailed(str(error), EXIT_JOB_FAILED) from None
+        except OSError as error:  # e.g. a file given on the command line cannot be written
+            raise click.FileError(error.filename or "", hint=error.strerror) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--url", envvar=URL_VARIABLE, metavar="URL",
+              help=f"the mlpq server (env {URL_VARIABLE}, default {DEFAULT_URL})")
+@click.option("--api-key", envvar=KEY_VARIABLE, metavar="KEY",
+              help=f"API key sent as a Bearer token (env {KEY_VARIABLE})")
+@click.option("--json", "as_json", is_flag=True, help="JSON output for scripts (every command)")
+@click.version_option(package_name="mlpq")
+@click.pass_context
+def cli(ctx, url, api_key, as_json):
+    """Train and serve neural networks written from scratch in NumPy.
+
+    Exit codes: 0 success; 1 a watched job failed or was cancelled; 2 usage errors and specs
+    the server refuses (422); 3 other HTTP, connection and auth errors; 4 timeouts.
+    Shell completion (bash): eval "$(_MLPQ_COMPLETE=bash_source mlpq)".
+    """
+    ctx.obj = Options(url=url, api_key=api_key, json=as_json)
+
+
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    """Run the command; its exit code (click's own usage errors exit 2)."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="mlpq",
+                          standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        err_console.print("aborted")
+        return EXIT_JOB_FAILED
+    return result if isinstance(result, int) else 0

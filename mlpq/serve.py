@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import sys
@@ -11,7 +10,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
+
+import click
 
 from mlpq.supervisor import Child, Supervisor
 
@@ -19,27 +21,29 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    environ = os.environ
-    parser.add_argument("--host", default=None,
-                        help="address the API binds (default 127.0.0.1, this machine only; "
-                             "0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="API port (default 8000). Without --host and --port, "
-                             "MLPQ_BIND (host:port) is used when set")
-    parser.add_argument("--workers", type=int, metavar="N", default=None,
-                        help="training jobs run at once: the Celery worker's --concurrency "
-                             "(default: MLPQ_WORKER_CONCURRENCY, else 1)")
-    parser.add_argument("--api-workers", type=int, metavar="N", default=None,
-                        help="gunicorn worker processes (default: MLPQ_WORKERS, else 2)")
-    parser.add_argument("--home", default=environ.get("MLPQ_HOME", "var"),
-                        help="state directory: the local Redis keeps its append-only file in "
-                             "HOME/redis, models default to HOME/artifacts (env MLPQ_HOME, "
-                             "default ./var)")
-    parser.add_argument("--shutdown-timeout", type=float, default=20.0, metavar="SECONDS",
-                        help="grace period after SIGINT/SIGTERM before the processes are killed "
-                             "(default 20, above gunicorn's MLPQ_GRACEFUL_TIMEOUT of 15); a job "
-                             "still training then resumes from its checkpoint on the next start")
+@click.command()
+@click.option("--host", default=None,
+              help="address the API binds (default 127.0.0.1, this machine only; "
+                   "0.0.0.0 for every interface)")
+@click.option("--port", type=int, default=None,
+              help="API port (default 8000). Without --host and --port, "
+                   "MLPQ_BIND (host:port) is used when set")
+@click.option("--workers", type=int, metavar="N", default=None,
+              help="training jobs run at once: the Celery worker's --concurrency "
+                   "(default: MLPQ_WORKER_CONCURRENCY, else 1)")
+@click.option("--api-workers", type=int, metavar="N", default=None,
+              help="gunicorn worker processes (default: MLPQ_WORKERS, else 2)")
+@click.option("--home", default=lambda: os.environ.get("MLPQ_HOME", "var"), show_default="./var",
+              help="state directory: the local Redis keeps its append-only file in "
+                   "HOME/redis, models default to HOME/artifacts (env MLPQ_HOME)")
+@click.option("--shutdown-timeout", type=float, default=20.0, metavar="SECONDS",
+              help="grace period after SIGINT/SIGTERM before the processes are killed "
+                   "(default 20, above gunicorn's MLPQ_GRACEFUL_TIMEOUT of 15); a job "
+                   "still training then resumes from its checkpoint on the next start")
+def serve(**options) -> int:
+    """Run the whole service: Redis (started locally if REDIS_URL does not answer), the API and
+    a training worker."""
+    return run(SimpleNamespace(**options))
 
 
 def bind_address(host: str | None, port: int | None) -> str:
@@ -146,7 +150,7 @@ def announce_when_ready(supervisor: Supervisor, url: str, timeout: float = 120.0
         supervisor.write("mlpq", f"{url}/readyz has not answered 200 after {timeout:g}s")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: SimpleNamespace) -> int:
     supervisor = Supervisor(shutdown_timeout=args.shutdown_timeout)
     supervisor.install_signal_handlers()
     home = Path(args.home).resolve()
@@ -179,12 +183,15 @@ def run(args: argparse.Namespace) -> int:
             supervisor.write("redis", "stopped")
 
 
-def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", default=os.environ.get("MLPQ_HOME", "var"),
-                        help="the append-only file goes to HOME/redis (env MLPQ_HOME, default ./var)")
+@click.command("redis")
+@click.option("--home", default=lambda: os.environ.get("MLPQ_HOME", "var"), show_default="./var",
+              help="the append-only file goes to HOME/redis (env MLPQ_HOME)")
+def redis_command(home) -> int:
+    """Use the Redis server at REDIS_URL, or run a local one on its port until stopped."""
+    return run_redis(SimpleNamespace(home=home))
 
 
-def run_redis(args: argparse.Namespace) -> int:
+def run_redis(args: SimpleNamespace) -> int:
     """`mlpq redis`: the Redis part of `mlpq serve` alone, in the foreground (the Procfile uses it)."""
     supervisor = Supervisor()
     supervisor.install_signal_handlers()

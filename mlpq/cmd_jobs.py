@@ -1,0 +1,172 @@
+"""`mlpq jobs`, `status`, `cancel`, `models`, `model`, `download`, `delete`: the service's records."""
+
+from __future__ import annotations
+
+import click
+from rich.markdown import Markdown
+
+from mlpq.cmd_train import follow
+from mlpq.progress import format_epoch
+from mlpq.render import EXIT_OK, console, interactive, json_option, options, print_json, show_table
+
+STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
+JOB_COLUMNS = {"id": "id", "name": "name", "status": "status", "dataset": "dataset",
+               "epoch": "epoch", "accuracy": "accuracy", "model_id": "model", "created_at": "created"}
+MODEL_COLUMNS = {"id": "id", "name": "name", "dataset": "dataset", "accuracy": "test accuracy",
+                 "parameters": "layers", "status": "status", "created_at": "created"}
+
+
+@click.command()
+@click.option("--status", type=click.Choice(STATUSES), help="only jobs in this status")
+@click.option("--page", type=int, help="page number (newest first, 1-based)")
+@click.option("--page-size", type=int, help="jobs per page (at most 100)")
+@json_option
+def jobs(status, page, page_size):
+    """List jobs, newest first."""
+    found = options().client.jobs(status, page=page, page_size=page_size)
+    if options().json:
+        return print_json([job.record for job in found])
+    show_table([job_row(job.record) for job in found], JOB_COLUMNS, title="jobs")
+    return EXIT_OK
+
+
+def job_row(record: dict) -> dict:
+    progress, metrics = record.get("progress") or {}, record.get("metrics") or []
+    epoch = f"{progress.get('epoch', 0)}/{progress['epochs']}" if progress.get("epochs") else None
+    return {**record, "epoch": epoch, "accuracy": metrics[-1].get("accuracy") if metrics else None}
+
+
+@click.command()
+@click.argument("job_id", metavar="ID")
+@click.option("--watch", "-w", is_flag=True, help="follow it live until it ends")
+@click.option("--timeout", type=float, metavar="SECONDS", help="with --watch: give up after this (exit 4)")
+@json_option
+def status(job_id, watch, timeout):
+    """One job: status, progress, metrics, model or error (--watch to follow it)."""
+    job = options().client.job(job_id)
+    if watch:
+        return follow(job, timeout)
+    if options().json:
+        return print_json(job.record)
+    record = job.record
+    lines = [f"job {job.id}  {record.get('name')}  [bold]{job.status}[/]  on {record.get('dataset')}"]
+    progress = record.get("progress") or {}
+    if progress.get("epochs"):
+        lines.append(f"epoch {progress.get('epoch')}/{progress['epochs']}, "
+                     f"{100 * (progress.get('fraction') or 0):.0f}% done")
+    console.print(*lines, sep="\n")
+    for entry in job.history[-10:]:
+        console.print(format_epoch(entry, progress.get("epochs")), markup=False)
+    if record.get("error"):
+        console.print(f"error {record['error'].get('type')}: {record['error'].get('message')}", markup=False)
+    if job.model_id:
+        console.print(f"model {job.model_id}")
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("job_id", metavar="ID")
+@json_option
+def cancel(job_id):
+    """Cancel a job: a queued one at once, a running one within a batch."""
+    record = options().client.cancel(job_id)
+    if options().json:
+        return print_json(record)
+    pending = " (stops within a batch)" if record["status"] == "running" else ""
+    click.echo(f"job {job_id} {record['status']}{pending}")
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--dataset", help="only models trained on this dataset")
+@json_option
+def models(dataset):
+    """List trained models, newest first."""
+    found = options().client.models(dataset)
+    if options().json:
+        return print_json(found)
+    show_table([model_row(model) for model in found], MODEL_COLUMNS, title="models")
+    return EXIT_OK
+
+
+def model_row(model: dict) -> dict:
+    layers = ((model.get("spec") or {}).get("model") or {}).get("layers") or []
+    shape = "-".join(f"{layer['units']}" for layer in layers)
+    return {**model, "accuracy": (model.get("evaluation") or {}).get("accuracy"), "parameters": shape}
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@json_option
+def model(model_id):
+    """One model: its spec, training and test-set evaluation."""
+    record = options().client.model(model_id)
+    if options().json:
+        return print_json(record)
+    text = model_markdown(record)
+    console.print(Markdown(text) if interactive() else text, markup=False)
+    return EXIT_OK
+
+
+def model_markdown(record: dict) -> str:
+    """The model record as Markdown: layers, training, per-epoch metrics and per-class scores."""
+    spec = record.get("spec") or {}
+    layers = (spec.get("model") or {}).get("layers") or []
+    training = spec.get("training") or {}
+    evaluation = record.get("evaluation") or {}
+    lines = [f"# {record.get('name')} ({record['id']})", "",
+             f"Trained on **{record.get('dataset')}** by job `{record.get('job_id')}`, "
+             f"{record.get('created_at')}; {record.get('size_bytes', 0):,} bytes, {record.get('status')}.",
+             "", "## Layers", "", "| # | units | activation | dropout |", "| --- | --- | --- | --- |"]
+    lines += [f"| {i + 1} | {layer.get('units')} | {layer.get('activation')} | {layer.get('dropout', 0)} |"
+              for i, layer in enumerate(layers)]
+    optimizer = training.get("optimizer") or {}
+    lines += ["", "## Training", "",
+              f"{optimizer.get('name')} (learning rate {optimizer.get('learning_rate')}), "
+              f"{training.get('epochs')} epochs of batch {training.get('batch_size')}, "
+              f"validation split {training.get('validation_split')}.", ""]
+    metrics = record.get("metrics") or []
+    if metrics:
+        lines += ["| epoch | loss | accuracy | val_loss | val_accuracy |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {m['epoch']} | {_fmt(m.get('loss'))} | {_fmt(m.get('accuracy'))} | "
+                  f"{_fmt(m.get('val_loss'))} | {_fmt(m.get('val_accuracy'))} |" for m in metrics]
+    if evaluation:
+        lines += ["", "## Test set", "",
+                  f"Accuracy **{evaluation['accuracy']:.4f}**, loss {evaluation['loss']:.4f}.", "",
+                  "| class | precision | recall |", "| --- | --- | --- |"]
+        lines += [f"| {label} | {_fmt(p)} | {_fmt(r)} |" for label, (p, r) in
+                  enumerate(zip(evaluation.get("precision") or [], evaluation.get("recall") or [], strict=False))]
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@click.option("-o", "--output", "directory", required=True, metavar="DIR",
+              help="directory for manifest.json and weights.npz (created)")
+@json_option
+def download(model_id, directory):
+    """Download a model's files; `mlpq predict --local DIR` and engine.load(DIR) read them."""
+    path = options().client.download(model_id, directory)
+    if options().json:
+        return print_json({"model_id": model_id, "path": str(path)})
+    click.echo(f"saved model {model_id} to {path}")
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@json_option
+def delete(model_id):
+    """Delete a model and its files."""
+    options().client.delete_model(model_id)
+    if options().json:
+        return print_json({"deleted": model_id})
+    click.echo(f"deleted model {model_id}")
+    return EXIT_OK
+
+
+COMMANDS = [jobs, status, cancel, models, model, download, delete]

@@ -1,0 +1,74 @@
+"""The terminal path, in a real pseudo-terminal (pexpect): live progress bars and Ctrl-C choices."""
+
+from __future__ import annotations
+
+import os
+
+import pexpect
+
+from tests.cli.conftest import MLPQ, SMALL_MNIST, XOR_JOB, write_json
+from tests.service_fixtures import wait_until
+
+
+def spawn(*args, url=None) -> pexpect.spawn:
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "40"}
+    env.pop("NO_COLOR", None)
+    if url:
+        env["MLPQ_URL"] = url
+    return pexpect.spawn(MLPQ, [str(arg) for arg in args], env=env, encoding="utf-8", timeout=120,
+                         dimensions=(40, 140))
+
+
+def test_watch_draws_live_bars_with_loss_accuracy_and_eta(url, tmp_path):
+    spec = write_json(tmp_path / "mnist.json", {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 2}})
+    terminal = spawn("train", spec, "--watch", url=url)
+    terminal.expect(r"epochs.*━.*\d+/2.*ETA")  # the run bar, redrawn in place
+    terminal.expect(r"batches.*━.*/\d+")  # the epoch's bar over its batches
+    terminal.expect(r"epoch 1/2  loss \d\.\d{4}  acc \d\.\d{4}  val_loss")
+    terminal.expect(r"test accuracy 0\.\d{4} \(\d+/10000\)")
+    terminal.expect(r"model [0-9a-f]{32}")
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 0
+
+
+def test_local_training_shows_the_same_bars(tmp_path):
+    spec = write_json(tmp_path / "xor.json", XOR_JOB)
+    terminal = spawn("train", spec, "--local", "--epochs", "200")
+    terminal.expect(r"epochs.*━.*/200.*ETA")
+    terminal.expect(r"test accuracy 1\.0000 \(4/4\)")
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 0
+
+
+def test_ctrl_c_while_watching_offers_cancel_and_detach(url, client, tmp_path):
+    spec = write_json(tmp_path / "long.json", {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
+    terminal = spawn("train", spec, "--watch", url=url)
+    terminal.expect(r"job ([0-9a-f]{32})")
+    job_id = terminal.match.group(1)
+    terminal.expect(r"batches.*━.* \d+/\d+")  # training has started
+    terminal.sendintr()
+    terminal.expect(r"\[c\]ancel it or \[d\]etach")
+    terminal.sendline("c")
+    terminal.expect(rf"job {job_id} cancelled")
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 1
+    assert client.job(job_id).status == "cancelled"
+
+    terminal = spawn("train", spec, "--watch", url=url)
+    terminal.expect(r"job ([0-9a-f]{32})")
+    job_id = terminal.match.group(1)
+    terminal.expect(r"batches.*━.* \d+/\d+")  # training has started
+    terminal.sendintr()
+    terminal.expect(r"\[c\]ancel it or \[d\]etach")
+    terminal.sendline("d")
+    terminal.expect(rf"detached; job {job_id} goes on")
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 0
+    job = client.job(job_id)
+    assert job.status in {"queued", "running"}
+    job.cancel()
+    wait_until(lambda: job.refresh().done, timeout=60)
