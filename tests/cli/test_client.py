@@ -52,10 +52,10 @@ def test_watch_follows_a_job_across_the_servers_stream_time_limit(client):
 
 
 class DroppingProxy:
-    """A TCP proxy that resets every event-stream connection after `limit` bytes of answer."""
+    """A TCP proxy that resets the first `resets` event-stream connections after `limit` bytes."""
 
-    def __init__(self, upstream_port: int, limit: int = 900):
-        self.upstream_port, self.limit, self.drops = upstream_port, limit, 0
+    def __init__(self, upstream_port: int, limit: int = 900, resets: int = 2):
+        self.upstream_port, self.limit, self.resets, self.drops = upstream_port, limit, resets, 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -69,25 +69,38 @@ class DroppingProxy:
             threading.Thread(target=self._serve, args=(downstream,), daemon=True).start()
 
     def _serve(self, downstream):
+        """Relay one connection; once the client asks it for an event stream (keep-alive
+        connections carry several requests), reset it after `limit` more bytes of answer."""
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-        request = downstream.recv(65536)
-        upstream.sendall(request)
-        streaming = b"/events" in request.split(b"\r\n", 1)[0]
+        streaming = threading.Event()
+        threading.Thread(target=self._pump, args=(downstream, upstream, streaming), daemon=True).start()
         sent = 0
         try:
             while chunk := upstream.recv(256):
-                if streaming and sent + len(chunk) > self.limit:
+                if streaming.is_set() and sent + len(chunk) > self.limit and self.drops < self.resets:
                     downstream.sendall(chunk[: self.limit - sent])
                     self.drops += 1
                     downstream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    return  # closing with linger 0: a reset in the middle of the stream
+                    downstream.shutdown(socket.SHUT_RDWR)  # close() alone waits for _pump's recv
+                    return  # linger 0: a reset in the middle of the stream
                 downstream.sendall(chunk)
-                sent += len(chunk)
+                sent = sent + len(chunk) if streaming.is_set() else 0
         except OSError:
             pass
         finally:
             downstream.close()
             upstream.close()
+
+    @staticmethod
+    def _pump(source, target, streaming):
+        """The client's bytes to the server, noting when it asks for an event stream."""
+        try:
+            while chunk := source.recv(65536):
+                if b"/events HTTP/1.1" in chunk:
+                    streaming.set()
+                target.sendall(chunk)
+        except OSError:
+            pass
 
     def close(self):
         self.listener.close()
@@ -101,7 +114,7 @@ def test_watch_resumes_after_a_dropped_connection(stack, celery_worker):
             events = list(job.watch())
     finally:
         proxy.close()
-    assert proxy.drops >= 1
+    assert proxy.drops == 2
     assert [e.data["epoch"] for e in events if e.event == "epoch"] == [1, 2]
     assert len({e.id for e in events}) == len(events)
     assert events[-1].data["status"] == "succeeded"
