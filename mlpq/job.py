@@ -6,15 +6,11 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import httpx
 from httpx_sse import SSEError, connect_sse
 
 from mlpq.errors import ConnectionError, Timeout, error_from_response
-
-if TYPE_CHECKING:
-    from mlpq.client import Client
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 RECONNECT_ATTEMPTS = 5  # consecutive failed reconnects before watch() gives up
@@ -36,7 +32,7 @@ class Event:
 class Job:
     """A training job. `record` is the server's job record as last seen; `watch()` keeps it current."""
 
-    def __init__(self, client: Client, record: dict):
+    def __init__(self, client, record: dict):  # client: the mlpq.Client it came from
         self.client, self.record = client, record
 
     def __repr__(self) -> str:
@@ -120,7 +116,7 @@ class Job:
             self.record = {**self.record, "metrics": [*metrics, event.data]}
 
 
-def stream_events(client: Client, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
+def stream_events(client, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
     """Events of one job until its final status event, across as many connections as it takes."""
     failures, delay = 0, 1.0
     while True:
@@ -148,7 +144,7 @@ class _StreamCut(Exception):
     """A stream ended before the job did."""
 
 
-def _one_stream(client: Client, job_id: str, last_event_id: str | None) -> Iterator[Event]:
+def _one_stream(client, job_id: str, last_event_id: str | None) -> Iterator[Event]:
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     timeout = httpx.Timeout(client.http.timeout.connect, read=STREAM_READ_TIMEOUT)
     with connect_sse(client.http, "GET", f"/v1/jobs/{job_id}/events", headers=headers,
