@@ -40,7 +40,10 @@ DOCKERD_COMMAND = ["dockerd", "--bridge=none", "--iptables=false"]
 DOCKERD_LOG = Path(tempfile.gettempdir()) / "mlpq-dockerd.log"
 LOCK_DIR = Path(tempfile.gettempdir())
 WHEELHOUSE = REPO_ROOT / "wheelhouse"
-WHEELHOUSE_STAMP = WHEELHOUSE / ".pyproject.sha256"
+# What the wheels in ./wheelhouse were made for (hash of pyproject.toml and base image id).
+WHEELHOUSE_STAMP = WHEELHOUSE / ".stamp"
+# Finished wheelhouses, by pyproject.toml and base image, shared by checkouts on this machine.
+WHEELHOUSE_CACHE = Path("/var/tmp/mlpq-wheelhouse")
 
 
 class DockerUnavailable(RuntimeError):
@@ -158,36 +161,55 @@ def _import_root(name: str, root: Path, process) -> None:
 
 def ensure_wheelhouse(python_image: str) -> None:
     """./wheelhouse for the Dockerfile's air-gapped build (README's command), complete for the
-    Python of `python_image`; rebuilt only when pyproject.toml changes.
+    Python of `python_image`; rebuilt only when pyproject.toml or the image changes.
 
     pip picks dependencies for the Python that runs it: a host Python newer than the image's
     skips backports the image needs (redis wants async-timeout below 3.11.3). So the image's
     own pip resolves against the wheelhouse, and whatever it names as missing is added.
+    A finished wheelhouse is kept in WHEELHOUSE_CACHE and copied into later checkouts: the
+    same bytes let Docker reuse the dependency layer even in a fresh clone (a wheel built
+    again differs, and the build would install every dependency again).
     """
-    wanted = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    stamp = f"{wanted} {python_image}"
+    image_id = run(["docker", "image", "inspect", "--format", "{{.Id}}", python_image]).stdout
+    key = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes() + image_id.encode())
+    stamp, cached = key.hexdigest(), WHEELHOUSE_CACHE / key.hexdigest()[:16]
     with _locked("wheelhouse"):
         if WHEELHOUSE_STAMP.exists() and WHEELHOUSE_STAMP.read_text() == stamp:
             return
         for stale in WHEELHOUSE.glob("*.whl"):
             stale.unlink()
+        if not cached.is_dir():
+            _build_wheelhouse(python_image, cached)
+        for wheel in cached.glob("*.whl"):
+            shutil.copy2(wheel, WHEELHOUSE / wheel.name)
+        WHEELHOUSE_STAMP.write_text(stamp)
+
+
+def _build_wheelhouse(python_image: str, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix="building-", dir=destination.parent))
+    try:
         requirements = ["setuptools>=68", ".[monitoring]"]
         for _ in range(10):
             run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                 "--wheel-dir", str(WHEELHOUSE), *requirements], cwd=REPO_ROOT, timeout=900)
-            requirements = _missing_for_image(python_image)
+                 "--wheel-dir", str(building), *requirements], cwd=REPO_ROOT, timeout=900)
+            requirements = _missing_for_image(python_image, building)
             if not requirements:
-                WHEELHOUSE_STAMP.write_text(stamp)
+                # The build installs mlpq from its source, not from this wheel.
+                _project_wheel(building).unlink()
+                building.rename(destination)
                 return
         raise RuntimeError(f"the wheelhouse still lacks {requirements} for {python_image}")
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 
-def _missing_for_image(python_image: str) -> list[str]:
-    """Requirements the image's pip cannot satisfy from ./wheelhouse alone (empty: complete)."""
+def _missing_for_image(python_image: str, wheelhouse: Path) -> list[str]:
+    """Requirements the image's pip cannot satisfy from `wheelhouse` alone (empty: complete)."""
     result = run(["docker", "run", "--rm", "--network", "host",
-                  "-v", f"{WHEELHOUSE}:/wheelhouse:ro", python_image, "python3", "-m", "pip",
+                  "-v", f"{wheelhouse}:/wheelhouse:ro", python_image, "python3", "-m", "pip",
                   "download", "--quiet", "--no-index", "--find-links", "/wheelhouse",
-                  "--dest", "/tmp/resolved", f"/wheelhouse/{_project_wheel().name}[monitoring]",
+                  "--dest", "/tmp/resolved", f"/wheelhouse/{_project_wheel(wheelhouse).name}[monitoring]",
                   "setuptools>=68"], check=False, timeout=600)
     if result.returncode == 0:
         return []
@@ -200,10 +222,10 @@ def _missing_for_image(python_image: str) -> list[str]:
     return missing
 
 
-def _project_wheel() -> Path:
-    wheels = sorted(WHEELHOUSE.glob("mlpq-*.whl"))
+def _project_wheel(wheelhouse: Path) -> Path:
+    wheels = sorted(wheelhouse.glob("mlpq-*.whl"))
     if not wheels:
-        raise RuntimeError("pip wheel made no mlpq wheel in ./wheelhouse")
+        raise RuntimeError(f"pip wheel made no mlpq wheel in {wheelhouse}")
     return wheels[-1]
 
 
