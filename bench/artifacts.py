@@ -25,8 +25,11 @@ import time
 import uuid
 from pathlib import Path
 
+# Run as a script, bench/ heads sys.path and bench/http.py would shadow the standard library's
+# http package (which httpx imports): put the repository there instead.
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:] = [str(REPO)] + [entry for entry in sys.path
+                             if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -102,7 +105,9 @@ def main() -> None:
                 """A store as a new host opens it (s3: an empty local directory each time)."""
                 if kind == "file":
                     return lambda: ArtifactStore(Path(scratch) / "shared")
-                return lambda: S3ArtifactStore("s3://bench/mlpq", Path(scratch) / uuid.uuid4().hex)
+                client = make_client()  # made once per process, as a service does
+                return lambda: S3ArtifactStore("s3://bench/mlpq", Path(scratch) / uuid.uuid4().hex,
+                                               client=client)
 
             print(f"{'model':16} {'operation':11} {'file ms':>9} {'s3 ms':>9} {'s3/file':>8}")
             for name, hidden in MODELS.items():

@@ -51,14 +51,15 @@ class S3ArtifactStore(ArtifactStore):
 
     is_local = False
 
-    def __init__(self, url: str, root: str | Path):
+    def __init__(self, url: str, root: str | Path, *, client=None):
+        """`client`: a boto3 S3 client to share (by default each process makes its own)."""
         super().__init__(root)
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
             raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
         self.url, self.bucket = url, parts.netloc
         self.prefix = parts.path.strip("/") + "/" if parts.path.strip("/") else ""
-        self._client, self._client_pid = None, None
+        self._client, self._client_pid = client, (os.getpid() if client else None)
         self._lock = threading.Lock()
         self._manifests: dict[str, tuple[str, dict]] = {}  # key -> (etag, parsed manifest)
         self._stamps: dict[str, tuple[float, str | None]] = {}  # model id -> (checked at, etag)
