@@ -131,17 +131,27 @@ class Client:
 
     def predict(self, model_ref: str, images: Iterable | None = None, *,
                 inputs: Iterable | None = None, top_k: int | None = None,
-                dataset: str | None = None) -> Predictions:
+                dataset: str | None = None, explain: bool = False) -> Predictions:
         """Classify `images` (file paths, PIL images, or uint8 arrays: preprocessed like MNIST) or
         `inputs` (rows of numbers the model takes as they are, e.g. 784 floats in 0..1).
 
         One dict per sample, in order: `label`, `class` (its name), `probabilities` (one per
-        class), `top_k` ([{label, probability}]); the list's `.classes` names every class."""
+        class), `top_k` ([{label, probability}]), and with `explain=True` a saliency map; the
+        list's `.classes` names every class."""
+        return self._predict(f"/v1/models/{model_ref}/predict", images, inputs,
+                             {"top_k": top_k, "dataset": dataset, "explain": explain or None})
+
+    def predict_job(self, job_id: str, images: Iterable | None = None, *,
+                    inputs: Iterable | None = None, top_k: int | None = None) -> Predictions:
+        """Like `predict`, with a job's latest weights: its last checkpoint while it trains.
+        `.header` holds the answer's `epoch`, `status` and `weights` (checkpoint or model)."""
+        return self._predict(f"/v1/jobs/{job_id}/predict", images, inputs, {"top_k": top_k})
+
+    def _predict(self, path: str, images, inputs, params: dict) -> Predictions:
         if (images is None) == (inputs is None):
             raise ValueError("pass images or inputs, not both")
-        params = {name: value for name, value in {"top_k": top_k, "dataset": dataset}.items()
-                  if value is not None}
-        path = f"/v1/models/{model_ref}/predict"
+        params = {name: str(value).lower() if isinstance(value, bool) else value
+                  for name, value in params.items() if value is not None}
         if images is not None:
             files = [("image", (name, data, "application/octet-stream"))
                      for name, data in map(image_bytes, images)]
@@ -150,17 +160,66 @@ class Client:
             rows = [row.tolist() if hasattr(row, "tolist") else row for row in inputs]
             answer = self.request("POST", path, json={"inputs": rows}, params=params).json()
         classes = answer.get("classes") or []
+        header = {key: value for key, value in answer.items() if key not in ("predictions", "classes")}
         return Predictions(
             ({"class": classes[p["label"]] if p["label"] < len(classes) else str(p["label"]), **p}
-             for p in answer["predictions"]), model_id=answer.get("model_id"), classes=classes)
+             for p in answer["predictions"]), model_id=answer.get("model_id"), classes=classes,
+            header=header)
+
+    # --- looking inside models ------------------------------------------------------------------
+
+    def card(self, model_ref: str) -> str:
+        """The model card in Markdown: what it is, how it was trained, how well it does."""
+        return self.request("GET", f"/v1/models/{model_ref}/card").text
+
+    def mistakes(self, model_ref: str, *, true: int | None = None, predicted: int | None = None,
+                 limit: int | None = None, offset: int | None = None, order: str | None = None) -> dict:
+        """Misclassified test examples, most confidently wrong first (`true`/`predicted` pick a
+        confusion-matrix cell); each with its probabilities and, for images, a PNG data URL."""
+        return self.get(f"/v1/models/{model_ref}/mistakes", true=true, predicted=predicted,
+                        limit=limit, offset=offset, order=order)
+
+    def weights_png(self, model_ref: str, layer: int) -> bytes:
+        """A PNG picture of one layer's weights (first layer of an image model: 28x28 tiles)."""
+        return self.request("GET", f"/v1/models/{model_ref}/weights/{layer}.png").content
+
+    def trace(self, model: dict, inputs: list, labels: list, *, optimizer: dict | None = None,
+              weights: list | None = None) -> dict:
+        """POST /v1/trace: one training step of a small network, every z, a, δ and gradient."""
+        body = {"model": model, "inputs": inputs, "labels": labels}
+        body.update({key: value for key, value in {"optimizer": optimizer, "weights": weights}.items()
+                     if value is not None})
+        return self.post("/v1/trace", body)
+
+    def datasets(self) -> list[dict]:
+        """The built-in datasets: input size and shape, class names, split sizes."""
+        return self.get("/v1/datasets")
+
+    # --- sweeps -------------------------------------------------------------------------------
+
+    def create_sweep(self, body: dict) -> dict:
+        """POST /v1/sweeps: a grid or random sample of job specs, run as ordinary jobs."""
+        return self.post("/v1/sweeps", body)
+
+    def sweeps(self) -> list[dict]:
+        return self.get("/v1/sweeps")
+
+    def sweep(self, sweep_id: str) -> dict:
+        """Status, progress and the results table of a sweep."""
+        return self.get(f"/v1/sweeps/{sweep_id}")
+
+    def cancel_sweep(self, sweep_id: str) -> dict:
+        return self.post(f"/v1/sweeps/{sweep_id}/cancel")
 
 
 class Predictions(list):
-    """A list of predictions (dicts) that also knows the `model_id` and the `classes` names."""
+    """A list of predictions (dicts) that also knows the `model_id`, the `classes` names and the
+    rest of the answer (`header`)."""
 
-    def __init__(self, items=(), *, model_id: str | None = None, classes: list[str] = ()):
+    def __init__(self, items=(), *, model_id: str | None = None, classes: list[str] = (),
+                 header: dict | None = None):
         super().__init__(items)
-        self.model_id, self.classes = model_id, list(classes)
+        self.model_id, self.classes, self.header = model_id, list(classes), header or {}
 
 
 def image_bytes(image) -> tuple[str, bytes]:

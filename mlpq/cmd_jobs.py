@@ -1,4 +1,4 @@
-"""`mlpq jobs`, `status`, `cancel`, `models`, `model`, `download`, `delete`: the service's records."""
+"""`mlpq jobs`, `status`, `cancel`, `models`, `model`, `mistakes`, `weights`, `download`, `delete`."""
 
 from __future__ import annotations
 
@@ -99,48 +99,50 @@ def model_row(model: dict) -> dict:
 @click.argument("model_id", metavar="ID")
 @json_option
 def model(model_id):
-    """One model: its spec, training and test-set evaluation."""
-    record = options().client.model(model_id)
+    """A model's card: what it is, how it was trained, how well it does (--json: its record)."""
+    client = options().client
     if options().json:
-        return print_json(record)
-    text = model_markdown(record)
-    console.print(Markdown(text) if interactive() else text, markup=False)
+        return print_json(client.model(model_id))
+    card = client.card(model_id)
+    if interactive():
+        console.print(Markdown(card))
+    else:
+        click.echo(card)
     return EXIT_OK
 
 
-def model_markdown(record: dict) -> str:
-    """The model record as Markdown: layers, training, per-epoch metrics and per-class scores."""
-    spec = record.get("spec") or {}
-    layers = (spec.get("model") or {}).get("layers") or []
-    training = spec.get("training") or {}
-    evaluation = record.get("evaluation") or {}
-    lines = [f"# {record.get('name')} ({record['id']})", "",
-             f"Trained on **{record.get('dataset')}** by job `{record.get('job_id')}`, "
-             f"{record.get('created_at')}; {record.get('size_bytes', 0):,} bytes, {record.get('status')}.",
-             "", "## Layers", "", "| # | units | activation | dropout |", "| --- | --- | --- | --- |"]
-    lines += [f"| {i + 1} | {layer.get('units')} | {layer.get('activation')} | {layer.get('dropout', 0)} |"
-              for i, layer in enumerate(layers)]
-    optimizer = training.get("optimizer") or {}
-    lines += ["", "## Training", "",
-              f"{optimizer.get('name')} (learning rate {optimizer.get('learning_rate')}), "
-              f"{training.get('epochs')} epochs of batch {training.get('batch_size')}, "
-              f"validation split {training.get('validation_split')}.", ""]
-    metrics = record.get("metrics") or []
-    if metrics:
-        lines += ["| epoch | loss | accuracy | val_loss | val_accuracy |", "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {m['epoch']} | {_fmt(m.get('loss'))} | {_fmt(m.get('accuracy'))} | "
-                  f"{_fmt(m.get('val_loss'))} | {_fmt(m.get('val_accuracy'))} |" for m in metrics]
-    if evaluation:
-        lines += ["", "## Test set", "",
-                  f"Accuracy **{evaluation['accuracy']:.4f}**, loss {evaluation['loss']:.4f}.", "",
-                  "| class | precision | recall |", "| --- | --- | --- |"]
-        lines += [f"| {label} | {_fmt(p)} | {_fmt(r)} |" for label, (p, r) in
-                  enumerate(zip(evaluation.get("precision") or [], evaluation.get("recall") or [], strict=False))]
-    return "\n".join(lines)
+@click.command()
+@click.argument("model_id", metavar="ID")
+@click.option("--true", "true_label", type=int, metavar="LABEL", help="only examples of this class")
+@click.option("--predicted", type=int, metavar="LABEL", help="only examples taken for this class")
+@click.option("--limit", type=int, default=10, show_default=True)
+@json_option
+def mistakes(model_id, true_label, predicted, limit):
+    """The test examples a model gets wrong, most confidently wrong first."""
+    found = options().client.mistakes(model_id, true=true_label, predicted=predicted, limit=limit)
+    if options().json:
+        return print_json(found)
+    click.echo(f"{found['mistakes_total']} of {found['test_size']} {found['dataset']} test examples "
+               f"are misclassified; {found['total']} match, showing {len(found['mistakes'])}")
+    show_table(found["mistakes"], {"index": "test index", "true_class": "true",
+                                   "predicted_class": "predicted", "confidence": "confidence"})
+    return EXIT_OK
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
+@click.command()
+@click.argument("model_id", metavar="ID")
+@click.argument("layer", type=int)
+@click.option("-o", "--output", required=True, metavar="FILE.png", help="where to save the picture")
+@json_option
+def weights(model_id, layer, output):
+    """Save a picture of one layer's weights (the first layer of an image model: 28x28 tiles)."""
+    picture = options().client.weights_png(model_id, layer)
+    with open(output, "wb") as file:
+        file.write(picture)
+    if options().json:
+        return print_json({"model_id": model_id, "layer": layer, "path": output})
+    click.echo(f"saved layer {layer} of model {model_id} to {output}")
+    return EXIT_OK
 
 
 @click.command()
@@ -169,4 +171,4 @@ def delete(model_id):
     return EXIT_OK
 
 
-COMMANDS = [jobs, status, cancel, models, model, download, delete]
+COMMANDS = [jobs, status, cancel, models, model, mistakes, weights, download, delete]

@@ -97,6 +97,10 @@ class Job:
         self.record = self.client.cancel(self.id)
         return self
 
+    def predict(self, images=None, *, inputs=None, top_k: int | None = None):
+        """Classify with this job's latest weights (its last checkpoint while it trains)."""
+        return self.client.predict_job(self.id, images, inputs=inputs, top_k=top_k)
+
     def model(self) -> dict:
         """The trained model's record (spec, metrics, test-set evaluation)."""
         if self.model_id is None:

@@ -198,3 +198,34 @@ def test_predict_takes_paths_pil_images_and_arrays(client, tmp_path, celery_work
     assert sorted(p.name for p in downloaded.iterdir()) == ["manifest.json", "weights.npz"]
     with pytest.raises(ValueError):
         client.predict(job.model_id)
+
+
+def test_model_insight_trace_datasets_and_job_predict(client, celery_worker):
+    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 1}}, wait=True,
+                       timeout=240)
+    assert client.card(job.model_id).startswith("# Model card: small-mnist")
+    wrong = client.mistakes(job.model_id, limit=2)
+    assert wrong["total"] == wrong["mistakes_total"] > 0 and len(wrong["mistakes"]) == 2
+    assert wrong["mistakes"][0]["confidence"] >= wrong["mistakes"][1]["confidence"]
+    assert client.weights_png(job.model_id, 1).startswith(b"\x89PNG")
+    with pytest.raises(mlpq.NotFound) as no_layer:
+        client.weights_png(job.model_id, 5)
+    assert "layer" in no_layer.value.errors
+
+    _, (X_test, _) = datasets.load("mnist")
+    by_job = job.predict(inputs=X_test[:3])
+    by_model = client.predict(job.model_id, inputs=X_test[:3])
+    assert [p["label"] for p in by_job] == [p["label"] for p in by_model]
+    assert by_job.header["weights"] == "model" and by_job.header["job_id"] == job.id
+
+    names = {entry["name"]: entry for entry in client.datasets()}
+    assert names["fashion-mnist"]["classes"][9] == "Ankle boot" and names["xor"]["input_size"] == 2
+
+    step = client.trace({"layers": [{"units": 2, "activation": "sigmoid"}, {"units": 2, "activation": "softmax"}]},
+                        inputs=[[0.0, 1.0]], labels=[1], optimizer={"name": "sgd", "learning_rate": 0.5})
+    first = step["layers"][0]
+    assert np.allclose(np.asarray(first["W_after"]),
+                       np.asarray(first["W"]) - 0.5 * np.asarray(first["dC_dW"]))
+    with pytest.raises(mlpq.ValidationError) as bad_trace:
+        client.trace({"layers": []}, inputs=[[0.0]], labels=[0])
+    assert bad_trace.value.errors

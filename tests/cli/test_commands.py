@@ -62,7 +62,8 @@ def test_tables_status_model_card_and_curves(url, tmp_path):
     status = run_mlpq("status", job["job_id"], url=url)
     assert "succeeded" in status.stdout and "epoch 30/30" in status.stdout and job["model_id"] in status.stdout
     card = run_mlpq("model", job["model_id"], url=url)
-    assert card.returncode == 0 and "## Test set" in card.stdout and "| 1 | 3 | tanh |" in card.stdout
+    assert card.returncode == 0 and card.stdout.startswith("# Model card: xor")
+    assert "## Evaluation (test split)" in card.stdout
     curves = run_mlpq("curves", job["job_id"], url=url)
     assert len([line for line in curves.stdout.splitlines() if line.startswith("epoch")]) == 30
     plotted = run_mlpq("curves", job["job_id"], "-o", tmp_path / "curves.png", url=url)
@@ -103,6 +104,22 @@ def test_predict_png_files_shows_labels_and_class_names(url, mnist_models, tmp_p
     assert results[0]["classes"][9] == "Ankle boot" and len(results[0]["probabilities"]) == 10
     chart = run_mlpq("predict", mnist_models["fashion-mnist"], boot, url=url)
     assert "Ankle boot" in chart.stdout and "T-shirt/top" in chart.stdout
+
+
+def test_mistakes_and_weights_pictures(url, mnist_models, tmp_path):
+    model_id = mnist_models["mnist"]
+    listed = run_mlpq("mistakes", model_id, "--limit", "3", url=url)
+    assert listed.returncode == 0, listed.stderr
+    assert "of 10000 mnist test examples are misclassified" in listed.stdout
+    assert len(listed.stdout.splitlines()) == 2 + 3  # summary, header, three mistakes
+    cell = json.loads(run_mlpq("--json", "mistakes", model_id, "--true", "4", "--predicted", "9", url=url).stdout)
+    assert all(m["true"] == 4 and m["predicted"] == 9 for m in cell["mistakes"])
+    saved = run_mlpq("weights", model_id, "0", "-o", tmp_path / "layer0.png", url=url)
+    assert saved.returncode == 0, saved.stderr
+    with Image.open(tmp_path / "layer0.png") as picture:
+        assert picture.format == "PNG"
+    missing = run_mlpq("weights", model_id, "7", "-o", tmp_path / "none.png", url=url)
+    assert missing.returncode == 3 and "No layer" in missing.stderr
 
 
 def test_download_then_predict_locally_agrees_with_the_server(url, mnist_models, tmp_path):
