@@ -15,6 +15,7 @@ from flask_smorest import abort
 from api.auth import active_jobs_limit, too_many_active_jobs
 from api.blueprint import Blueprint
 from api.ownership import current_owner, owner_filter, visible
+from api.plans import make_plan
 from api.schemas import JobCreateSchema, JobListArgsSchema, JobSchema
 from api.services import services
 from worker.celery_app import enqueue_training
@@ -109,7 +110,8 @@ class Jobs(MethodView):
         try:
             job = store.create(name=new_job["name"], dataset=new_job["dataset"],
                                spec=new_job["spec"], owner=current_owner(),
-                               max_active=active_jobs_limit())
+                               max_active=active_jobs_limit(),
+                               plan=make_plan(new_job["dataset"], new_job["spec"]))
         except ActiveJobLimit as error:
             too_many_active_jobs(error)
         try:
@@ -147,6 +149,23 @@ class JobCancel(MethodView):
         """
         find_job(job_id)
         return services().jobs.request_cancel(job_id)
+
+
+@blp.route("/<id:job_id>/stop")
+class JobStop(MethodView):
+    @blp.response(202, JobSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, job_id):
+        """Stop a running job and keep what it has learned.
+
+        The job gets `stop_requested: true`; its worker ends training after the current
+        batch, evaluates the network on the test split and saves it as a model, and the job
+        ends `succeeded` with `stop_reason: "stopped"`. Cancel, by contrast, keeps nothing.
+        A job that is queued (nothing to keep yet: cancel it) or already finished: 409.
+        """
+        find_job(job_id)
+        return services().jobs.request_stop(job_id)
 
 
 @blp.route("/<id:job_id>/events")

@@ -12,6 +12,7 @@ import marshmallow as ma
 
 from api.errors import flatten_messages
 from api.fields import NamedVariants, schema_from_rules
+from api.plan_schemas import PlanSchema
 from api.services import services
 from engine import spec as engine_spec
 from engine.datasets import DATASETS
@@ -20,6 +21,7 @@ from engine.schedules import SCHEDULES
 from worker.jobs import STATUSES
 
 NAME_MAX_LENGTH = 100
+STOP_REASONS = ("completed", "early_stopping", "stopped", "failed", "cancelled")
 DEFAULT_SCHEDULE = engine_spec.TRAINING_DEFAULTS["lr_schedule"]["name"]
 
 
@@ -266,10 +268,12 @@ class JobSchema(ma.Schema):
         "description": "a stop is pending or done: training ends after the current batch and "
                        "the model is kept"})
     stop_reason = ma.fields.String(allow_none=True, metadata={
-        "enum": ["completed", "early_stopping", "stopped", "failed", "cancelled", None],
+        "enum": [*STOP_REASONS, None],
         "description": "why it ended (null until it has): completed, early_stopping, stopped "
                        "(a stop request; the model is kept), failed or cancelled"})
     attempts = ma.fields.Integer(metadata={"description": "times a worker has started it"})
+    plan = ma.fields.Nested(PlanSchema, allow_none=True, metadata={
+        "description": "the plan made at submission (as POST /v1/plans answers)"})
     created_at = _timestamp("when the job was submitted")
     started_at = _timestamp("when a worker started it")
     finished_at = _timestamp("when it ended, in any final status")
@@ -302,6 +306,9 @@ class ModelSchema(ma.Schema):
     spec = ma.fields.Nested(JobSpecSchema)
     metrics = ma.fields.List(ma.fields.Nested(EpochMetricsSchema))
     evaluation = ma.fields.Nested(EvaluationSchema, allow_none=True)
+    stop_reason = ma.fields.String(allow_none=True, metadata={
+        "enum": [*STOP_REASONS, None], "description": "why training ended (null: saved before "
+        "stop reasons were recorded)"})
     size_bytes = ma.fields.Integer()
     status = ma.fields.String(metadata={
         "enum": ["ready", "damaged"],

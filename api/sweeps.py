@@ -15,6 +15,7 @@ from api.auth import active_jobs_limit, too_many_active_jobs
 from api.blueprint import Blueprint
 from api.jobs import MAX_OFFSET
 from api.ownership import current_owner, owner_filter, visible
+from api.plans import make_plan
 from api.services import services
 from api.sweep_results import results, state, to_csv
 from api.sweep_schemas import SweepArgsSchema, SweepCreateSchema, SweepSchema
@@ -116,7 +117,8 @@ class Sweeps(MethodView):
                 else:
                     run.update(job_id=jobs.create(
                         name=run["name"], dataset=run["dataset"], spec=run["spec"], owner=owner,
-                        max_active=limit, sweep_id=sweep_id)["id"], reused=False)
+                        max_active=limit, sweep_id=sweep_id,
+                        plan=make_plan(run["dataset"], run["spec"]))["id"], reused=False)
         except ActiveJobLimit as error:  # a simultaneous submission took the room: all or nothing
             for run in fresh:
                 if "job_id" in run:

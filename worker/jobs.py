@@ -31,7 +31,7 @@ PREFIX = "mlpq:"  # every key of the job and sweep stores starts with it
 _ALL_JOBS = PREFIX + "jobs"
 _JOB_COUNTER = PREFIX + "jobs:counter"
 EVENTS_MAXLEN = 10_000  # per job; progress events are throttled, so this is hours of history
-_JSON_FIELDS = ("spec", "progress", "error")
+_JSON_FIELDS = ("spec", "progress", "error", "plan")
 _WORKER_SPEEDS = PREFIX + "workers:speed"  # hash: worker name -> its measured speed (JSON)
 # What a user asked of a running job, as the worker learns it from its progress writes.
 CANCEL, STOP = "cancel", "stop"
@@ -130,7 +130,7 @@ class JobStore:
     # --- records -------------------------------------------------------------------------
 
     def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None,
-               max_active: int = 0, sweep_id: str | None = None) -> dict:
+               max_active: int = 0, sweep_id: str | None = None, plan: dict | None = None) -> dict:
         """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated.
 
         With an `owner` and `max_active` > 0, raises ActiveJobLimit instead when that owner
@@ -144,7 +144,7 @@ class JobStore:
         fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
                   "status": "queued", "spec": _dumps(spec), "progress": _dumps(progress),
                   "created_at": now, "cancel_requested": "0", "attempts": 0,
-                  "sweep_id": sweep_id or ""}
+                  "sweep_id": sweep_id or "", "plan": _dumps(plan) if plan else ""}
         keys = [_job_key(job_id), _job_key(job_id) + ":events", _ALL_JOBS, _status_key("queued"),
                 _status_key("running"), _owner_key(owner or ""), _JOB_COUNTER]
         args = [max(int(max_active), 0), EVENTS_MAXLEN, _dumps({"status": "queued"}), job_id,
