@@ -37,10 +37,12 @@ def saliency_overlay_png(pixels: np.ndarray, saliency: np.ndarray, scale: int = 
 
     Red pixels raise the predicted class's probability when brightened, blue ones lower it.
     """
-    limit = float(np.abs(saliency).max()) or 1.0
+    magnitude = np.abs(saliency)
+    # The 99th percentile, not the maximum, sets full colour: one extreme pixel would fade the rest.
+    limit = float(np.percentile(magnitude, 99)) or float(magnitude.max()) or 1.0
     colours = colormaps[DIVERGING](Normalize(-limit, limit)(saliency))  # (h, w, 4) in [0, 1]
-    strength = (np.abs(saliency) / limit)[..., None]
-    grey = np.repeat(np.clip(pixels, 0.0, 1.0)[..., None], 3, axis=2) * 0.6  # dimmed input
+    strength = np.clip(magnitude / limit, 0.0, 1.0)[..., None]
+    grey = np.repeat(np.clip(pixels, 0.0, 1.0)[..., None], 3, axis=2) * 0.45  # dimmed input
     rgb = grey * (1 - strength) + colours[..., :3] * strength
     image = Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
     image = image.resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.NEAREST)

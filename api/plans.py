@@ -45,8 +45,8 @@ def make_plan(dataset: str, spec: dict) -> dict:
 class Plans(MethodView):
     @blp.arguments(JobCreateSchema, example={
         "dataset": "mnist",
-        "model": {"layers": [{"units": 128, "activation": "sigmoid"},
-                             {"units": 10, "activation": "softmax"}], "loss": "mse"},
+        "model": {"layers": [{"units": 30, "activation": "sigmoid"},
+                             {"units": 10, "activation": "sigmoid"}], "loss": "mse", "init": "normal"},
         "training": {"epochs": 5, "optimizer": {"name": "sgd", "learning_rate": 3.0}},
     })
     @blp.response(200, PlanSchema)

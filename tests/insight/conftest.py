@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import app, client, make_app, submit, wait_for_job
+from tests.api.conftest import (
+    app,
+    client,
+    idle_client,
+    idle_settings,
+    make_app,
+    submit,
+    wait_for_job,
+)
 
-__all__ = ["app", "client"]
+__all__ = ["app", "client", "idle_client", "idle_settings"]
 
 # One epoch at a tiny learning rate: an XOR net that still gets some rows wrong.
 UNTRAINED_XOR_JOB = {

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine import Network
-from tests.api.conftest import idle_client, idle_settings, submit, wait_for_job
+from tests.api.conftest import submit, wait_for_job
 from worker.ids import new_id
-
-__all__ = ["idle_client", "idle_settings"]
 
 # Small enough for quick epochs, long enough to be caught between its first and last epoch.
 SLOW_MNIST_JOB = {

@@ -15,7 +15,7 @@ MNIST_BODY = {
 TROUBLED_BODY = {
     "dataset": "mnist",
     "model": {"layers": [{"units": 30, "activation": "sigmoid"}, {"units": 30, "activation": "sigmoid"},
-                         {"units": 30, "activation": "sigmoid"}, {"units": 10, "activation": "softmax"}],
+                         {"units": 30, "activation": "sigmoid"}, {"units": 10, "activation": "sigmoid"}],
               "loss": "mse", "init": "normal"},
     "training": {"epochs": 1, "optimizer": {"name": "sgd", "learning_rate": 3.0}},
 }
@@ -55,7 +55,8 @@ def test_plan_counts_match_a_hand_count(client, celery_worker, job_store):
 
 def test_teaching_warnings(client):
     warnings = {warning["id"]: warning for warning in plan(client, TROUBLED_BODY)["warnings"]}
-    assert {"vanishing_gradients", "softmax_with_mse", "normal_init_with_sigmoid"} <= set(warnings)
+    assert {"vanishing_gradients", "saturating_output_with_mse",
+            "normal_init_with_sigmoid"} <= set(warnings)
     for warning in warnings.values():
         assert warning["reason"] and warning["suggestion"] and warning["title"]
     assert plan(client, MNIST_BODY)["warnings"] == []
