@@ -30,7 +30,6 @@ from api.predict import (
 from api.services import services
 from api.serving import PredictionError, resolve_model
 from engine.datasets import DATASETS
-from engine.network import Network
 
 blp = Blueprint(
     "job_predict", __name__, url_prefix="/v1/jobs",
@@ -69,12 +68,10 @@ class CheckpointModels:
             if cached is not None and cached[0] == done:
                 self._entries.move_to_end(job["id"])
                 return cached
-        checkpoint = services().artifacts.load_checkpoint(job["id"])
-        if checkpoint is None:
+        loaded = services().artifacts.load_checkpoint_network(job["id"])
+        if loaded is None:
             return None
-        epoch = int(checkpoint["epoch"])
-        network = Network(checkpoint["spec"], checkpoint["input_size"])
-        network.params = checkpoint["params"]
+        network, epoch = loaded
         info = DATASETS[job["dataset"]]
         model = prepare(job["id"], network, ("checkpoint", epoch),
                         {"classes": list(info.classes)},

@@ -11,7 +11,7 @@ from tests.api.conftest import LONG_MNIST_SPEC, XOR_SPEC, submit, wait_for_job
 
 JOB_FIELDS = {"id", "name", "owner", "status", "dataset", "spec", "progress", "metrics", "model_id",
               "error", "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
-              "sweep_id", "stop_requested", "stop_reason"}
+              "sweep_id", "stop_requested", "stop_reason", "plan"}
 PROGRESS_FIELDS = {"epoch", "epochs", "batch", "batches", "fraction", "eta_seconds"}
 
 
