@@ -147,6 +147,8 @@ INPUT_CASES = [
      "binary_cross_entropy"),
     ([{"units": 4, "activation": "leaky_relu"}, {"units": 3, "activation": "sigmoid"}], "mse"),
     ([{"units": 4, "activation": "tanh"}, {"units": 3, "activation": "identity"}], "mse"),
+    ([{"units": 4, "activation": "relu"}, {"units": 3, "activation": "sigmoid"}],
+     "binary_cross_entropy"),
 ]
 
 
