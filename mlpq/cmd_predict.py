@@ -45,7 +45,8 @@ def predict(arguments, model_dir, dataset):
     if options().json:
         return print_json(results)
     for result in results:
-        console.print(f"[bold]{result['file']}[/]: {result['class']}  "
+        where = f"{result['file']}[{result['row']}]" if "row" in result else result["file"]
+        console.print(f"[bold]{where}[/]: {result['class']}  "
                       f"({result['probabilities'][result['label']]:.1%})")
         names = result.get("classes") or [str(i) for i in range(len(result["probabilities"]))]
         for line in probability_bars(result["probabilities"], names, result["label"]):
@@ -69,7 +70,7 @@ def _remote(model_ref: str, files, dataset: str | None) -> list[dict]:
     if images:
         answers = client.predict(model_ref, images=images, dataset=dataset)
         for name, answer in zip(images, answers, strict=True):
-            results[name] = [{**answer, "classes": answers.classes}]
+            results[name] = [{**answer, "classes": answers.classes}]  # one image per file
     for name in files:
         if name not in results:
             try:
@@ -77,7 +78,8 @@ def _remote(model_ref: str, files, dataset: str | None) -> list[dict]:
             except local.LocalError as error:
                 raise CommandFailed(str(error), error.exit_code) from None
             answers = client.predict(model_ref, inputs=rows, dataset=dataset)
-            results[name] = [{**answer, "classes": answers.classes} for answer in answers]
+            results[name] = [{**answer, "classes": answers.classes, "row": index}
+                             for index, answer in enumerate(answers)]
     return [{"file": name, **answer} for name in files for answer in results[name]]
 
 

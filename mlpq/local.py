@@ -175,10 +175,13 @@ def predict(path: str, files: list[str]) -> list[dict]:
     classes = manifest["classes"]
     results = []
     for name in files:
-        for row in net.predict_proba(read_inputs(name, net.input_size)):
+        for index, row in enumerate(net.predict_proba(read_inputs(name, net.input_size))):
             label = int(row.argmax())
-            results.append({"file": name, "label": label, "class": classes[label],
-                            "probabilities": [round(float(p), 6) for p in row]})
+            result = {"file": name, "label": label, "class": classes[label],
+                      "probabilities": [round(float(p), 6) for p in row]}
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                result["row"] = index  # a file of rows: which one
+            results.append(result)
     return results
 
 

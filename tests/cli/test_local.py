@@ -36,7 +36,7 @@ def test_train_xor_locally_then_predict_and_evaluate_the_saved_model(tmp_path):
     assert all(abs(sum(a["probabilities"]) - 1) < 1e-5 for a in answers)
 
     shown = run_mlpq("predict", "--local", tmp_path / "model", rows)
-    assert shown.returncode == 0 and "rows.json: true" in shown.stdout and "◀" in shown.stdout
+    assert shown.returncode == 0 and "rows.json[1]: true" in shown.stdout and "◀" in shown.stdout
 
     evaluated = run_mlpq("evaluate", tmp_path / "model")
     assert evaluated.returncode == 0, evaluated.stderr

@@ -72,3 +72,14 @@ def test_ctrl_c_while_watching_offers_cancel_and_detach(url, client, tmp_path):
     assert job.status in {"queued", "running"}
     job.cancel()
     wait_until(lambda: job.refresh().done, timeout=60)
+
+
+def test_tables_on_a_terminal(url, client):
+    client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 5}}, wait=True, timeout=60)
+    terminal = spawn("jobs", url=url)
+    terminal.expect(r"┏━+┳")  # a rich table, not tab-separated lines
+    terminal.expect(r"┃.*id.*┃.*name")
+    terminal.expect(r"succeeded")
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    assert terminal.exitstatus == 0
