@@ -1,0 +1,55 @@
+"""The studio behind API keys: the key is entered once, kept for the browser session only, and
+sent as a Bearer header on every call, the job's event stream included."""
+
+from __future__ import annotations
+
+import json
+
+from api.auth import generate_key, key_entry
+from tests.api.conftest import GunicornServer
+from tests.browser.conftest import MNIST_BODY, open_tab
+
+
+def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, service_env, celery_worker,
+                                                                  tmp_path):
+    key = generate_key()
+    env = {**service_env, "MLPQ_API_KEYS": key_entry("carol", key)}
+    server = GunicornServer(env, tmp_path / "gunicorn.log").start()
+    try:
+        context, page = open_tab(browser, server.url, viewport={"width": 1280, "height": 900})
+        page.console_watch.allow("status of 401")  # before the key is entered: the page says so
+        api_calls = []
+        page.on("request", lambda request: api_calls.append(request)
+                if "/v1/" in request.url else None)
+        page.goto("/")
+        page.wait_for_selector("#notice:has-text('Enter an API key above')")
+        page.fill("#api-key", key)
+        unauthenticated = len(api_calls)
+        page.get_by_role("button", name="Use").click()
+        page.wait_for_selector("#key-state:has-text('key set for this session')")
+        assert page.evaluate("sessionStorage.length") == 1 and page.evaluate("localStorage.length") == 0
+        assert page.input_value("#api-key") == ""  # not left on screen
+        page.wait_for_selector("#jobs p:has-text('No jobs yet')")
+
+        # Another page in the same session needs no key typed again.
+        page.goto("/build")
+        page.wait_for_selector("#f-dataset")
+        page.get_by_text("Raw JSON").click()  # the advanced view; the form follows it
+        # Three MNIST epochs take long enough that the job page finds the job unfinished and
+        # follows its event stream.
+        body = {**MNIST_BODY, "name": "carol-mnist", "training": {**MNIST_BODY["training"], "epochs": 3}}
+        page.fill("#json", json.dumps(body))
+        assert page.input_value("#f-model-layers-0-units") == "32"
+        assert page.input_value("#f-name") == "carol-mnist"
+        page.get_by_role("button", name="Train it").click()
+        page.wait_for_url("**/job?id=*")
+        page.wait_for_selector("#progress-text:has-text('succeeded')", timeout=120_000)
+        streams = [request for request in api_calls if request.url.endswith("/events")]
+        assert streams, "the job page followed the job's event stream"
+        after_key = api_calls[unauthenticated:]
+        assert all(call.headers.get("authorization") == f"Bearer {key}" for call in after_key)
+        assert all(stream.headers.get("authorization") == f"Bearer {key}" for stream in streams)
+        context.close()
+        assert not page.console_watch.unexpected()
+    finally:
+        server.stop()
