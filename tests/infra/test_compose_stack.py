@@ -144,7 +144,7 @@ def _docker_or_fail() -> str:
         return docker_stack.ensure_dockerd()
     except docker_stack.DockerUnavailable as error:
         message = f"the compose stack test needs a Docker engine: {error}"
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
 
