@@ -208,6 +208,10 @@ class Client:
         """Status, progress and the results table of a sweep."""
         return self.get(f"/v1/sweeps/{sweep_id}")
 
+    def sweep_csv(self, sweep_id: str) -> str:
+        """The results table as CSV text (`?format=csv`)."""
+        return self.request("GET", f"/v1/sweeps/{sweep_id}", params={"format": "csv"}).text
+
     def cancel_sweep(self, sweep_id: str) -> dict:
         return self.post(f"/v1/sweeps/{sweep_id}/cancel")
 
