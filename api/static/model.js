@@ -55,7 +55,7 @@ function mistakeFigure(mistake) {
     mistake.image ? el("img", { src: mistake.image, alt: caption }) : el("code", {}, JSON.stringify(mistake.inputs)),
     el("figcaption", {}, el("strong", {}, `${mistake.true_class} → ${mistake.predicted_class}`),
       el("br"), `test #${mistake.index}`, el("br"),
-      ranked.map(([p, label]) => `${classes[label]} ${percent(p)}`).join(", ")));
+      ranked.map(([p, label]) => `${classes[label]} ${percent(p)}`).join(" · ")));
 }
 
 async function showMistakes(trueClass, predicted) {
