@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from api.derived import derived
+from tests.api.conftest import make_app
 
 
 def get_mistakes(client, model_id, query=""):
@@ -114,3 +117,16 @@ def test_bad_queries_name_the_field(client, trained_model, query, field):
 def test_unknown_model_is_404(client):
     response = client.get(f"/v1/models/{'0' * 32}/mistakes")
     assert response.status_code == 404 and response.get_json()["code"] == 404
+
+
+def test_an_api_without_the_test_split_says_so(worker_settings, trained_model, tmp_path):
+    """The model's files are there but the API cannot read its dataset: 503, nothing cached."""
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(trained_model.directory, artifacts / "models" / trained_model.model_id)
+    (tmp_path / "no-data").mkdir()
+    settings = replace(worker_settings, artifact_dir=artifacts, data_dir=tmp_path / "no-data")
+    client = make_app(settings).test_client()
+    response = client.get(f"/v1/models/{trained_model.model_id}/mistakes")
+    assert response.status_code == 503
+    assert "test split" in response.get_json()["message"]
+    assert client.get(f"/v1/models/{trained_model.model_id}/card").status_code == 200

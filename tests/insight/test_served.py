@@ -1,4 +1,4 @@
-"""Mistakes, weights, card, explain and trace served by gunicorn (the production config)."""
+"""Mistakes, weights, card, explain, trace and plans served by gunicorn (the production config)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,8 @@ def test_insight_endpoints_over_http(start_gunicorn, service_env, trained_model)
                                  {"units": 2, "activation": "softmax"}]},
             "inputs": [[0, 1], [1, 1]], "labels": [1, 0]})
         assert traced.status_code == 200 and len(traced.json()["layers"]) == 2
+        planned = http.post(f"{server.url}/v1/plans", json={
+            "dataset": "xor", "model": {"layers": [{"units": 1, "activation": "sigmoid"}],
+                                        "loss": "binary_cross_entropy"}})
+        assert planned.status_code == 200
+        assert "xor_without_hidden_layer" in {w["id"] for w in planned.json()["warnings"]}
