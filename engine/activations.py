@@ -14,7 +14,9 @@ class Activation:
     """Base class: the registry entries below override `forward` and `backward`.
 
     `output_only`: may appear only on the last layer. `requires_loss`: the only loss it may be
-    paired with (softmax's gradient is taken fused with cross-entropy). `range`: bounds of `a`.
+    paired with (softmax's gradient is taken fused with cross-entropy); this is the one place
+    that pairing is stated, and engine.losses derives each loss's output activations from it.
+    `range`: bounds of `a`.
     """
 
     name = ""

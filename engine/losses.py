@@ -10,6 +10,8 @@ no input overflows, and their delta is simply a - y.
 
 import numpy as np
 
+from engine.activations import ACTIVATIONS
+
 
 class Loss:
     """Base class. `output_activations`: activations allowed on the output layer."""
@@ -30,6 +32,12 @@ class Loss:
         return f"<loss {self.name}>"
 
 
+def _paired_with(loss_name):
+    """The activations that declare `loss_name` as the only loss they work with."""
+    return frozenset(name for name, activation in ACTIVATIONS.items()
+                     if activation.requires_loss == loss_name)
+
+
 def _one_hot(y, units, dtype):
     encoded = np.zeros((len(y), units), dtype=dtype)
     encoded[np.arange(len(y)), y] = 1.0
@@ -40,7 +48,7 @@ class CrossEntropy(Loss):
     """-log softmax(z)[y] = logsumexp(z) - z[y]; targets are the integer labels."""
 
     name = "cross_entropy"
-    output_activations = frozenset({"softmax"})
+    output_activations = _paired_with(name)  # softmax, whose gradient is taken fused with this loss
 
     def targets(self, y, units, dtype):
         return np.asarray(y, dtype=np.intp)
@@ -105,7 +113,8 @@ class MeanSquaredError(Loss):
     `step` unit trained with SGD follows the perceptron rule exactly)."""
 
     name = "mse"
-    output_activations = frozenset({"identity", "sigmoid", "tanh", "relu", "leaky_relu", "step"})
+    # Any activation with a derivative of its own: every one not bound to a particular loss.
+    output_activations = _paired_with(None)
 
     def targets(self, y, units, dtype):
         if units == 1:
