@@ -4,20 +4,36 @@
 matching gradient list, and updates every array in place. `weight_decay` is L2
 regularisation, λ/2 ‖W‖² added to the loss, so λW is added to each weight gradient (biases are
 not decayed). `learning_rate` is an attribute that a schedule may set between epochs. Each
-class declares which hyperparameters it takes and their defaults, as data, in
-`hyperparameters`; `engine.spec` holds the rule for each value and checks the training JSON.
+class's `__init__` signature declares which hyperparameters it takes and their defaults;
+`hyperparameters` is that signature read as data (a dict), and `engine.spec` holds the rule for
+each value and checks the training JSON.
 """
 
+import inspect
+
 import numpy as np
+
+DEFAULT_OPTIMIZER = "adam"  # what a training config without an optimizer name gets
+
+
+def _signature_defaults(init) -> dict:
+    """{name: default} of an `__init__`'s keyword parameters: the hyperparameters it takes."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(init).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
 
 
 class Optimizer:
     """Base class: plain SGD, W ← W - η (∇W + λW)."""
 
     name = "sgd"
-    hyperparameters = {"learning_rate": 0.01, "weight_decay": 0.0}
+    hyperparameters: dict  # {name: default}, read from __init__'s signature (__init_subclass__)
 
     SLOTS: tuple[str, ...] = ()  # names of per-parameter state arrays, e.g. Adam's m and v
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.hyperparameters = _signature_defaults(cls.__init__)
 
     def __init__(self, learning_rate=0.01, weight_decay=0.0):
         self.learning_rate = float(learning_rate)
@@ -59,6 +75,9 @@ class Optimizer:
         self.iterations = int(state["iterations"])
 
 
+Optimizer.hyperparameters = _signature_defaults(Optimizer.__init__)
+
+
 class SGD(Optimizer):
     name = "sgd"
 
@@ -96,8 +115,6 @@ class Momentum(_Slotted):
 
     name = "momentum"
     SLOTS = ("velocity",)
-    hyperparameters = {"learning_rate": 0.01, "momentum": 0.9, "nesterov": False,
-                       "weight_decay": 0.0}
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
@@ -122,8 +139,6 @@ class Adam(_Slotted):
 
     name = "adam"
     SLOTS = ("m", "v")
-    hyperparameters = {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
-                       "weight_decay": 0.0}
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  weight_decay=0.0):
@@ -157,6 +172,6 @@ def make_optimizer(config: dict) -> Optimizer:
 
     Keys that belong to other optimizers (the contract's JSON carries momentum and beta1 side
     by side) are ignored; `engine.spec.validate_training_config` has checked the values."""
-    cls = OPTIMIZERS[config.get("name", "adam")]
+    cls = OPTIMIZERS[config.get("name", DEFAULT_OPTIMIZER)]
     settings = {key: config[key] for key in cls.hyperparameters if key in config}
     return cls(**settings)

@@ -9,7 +9,7 @@ from engine.activations import ACTIVATIONS, OUTPUT_ONLY_ACTIVATIONS
 from engine.flops import flops_per_sample, format_flops, training_samples
 from engine.initializers import INITIALIZERS
 from engine.losses import LOSSES
-from engine.optimizers import OPTIMIZERS
+from engine.optimizers import DEFAULT_OPTIMIZER, OPTIMIZERS
 from engine.rules import (
     INVALID,
     OPTIONAL,
@@ -65,8 +65,8 @@ TRAINING_RULES = {  # "optimizer", "early_stopping" and "lr_schedule" are nested
     "shuffle": Rule("boolean", default=True),
     "validation_split": Rule("number", default=0.0, minimum=0.0, below=1.0),
 }
-# Which hyperparameters an optimizer takes, and their defaults, is declared by its class
-# (`hyperparameters`); what values are legal for each hyperparameter is declared here.
+# Which hyperparameters an optimizer takes, and their defaults, is declared by its class's
+# __init__ signature (read as `hyperparameters`); what values are legal for each hyperparameter is declared here.
 HYPERPARAMETER_RULES = {
     "learning_rate": Rule("number", above=0.0),
     "weight_decay": Rule("number", minimum=0.0),
@@ -91,7 +91,6 @@ SCHEDULE_RULES = {
     },
     "cosine": {"min_learning_rate": Rule("number", default=0.0, minimum=0.0)},
 }
-DEFAULT_OPTIMIZER = "adam"
 
 
 def _optimizer_rules(name: str) -> dict[str, Rule]:
