@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import click
 
 from mlpq.supervisor import Child, Supervisor
+from worker.config import DEFAULT_REDIS_URL
 
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 

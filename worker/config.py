@@ -56,6 +56,9 @@ def _flops(text: str) -> int:
     return int(value)
 
 
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
 def _redis_url(text: str) -> str:
     if not text.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
@@ -83,53 +86,54 @@ def _optional_path(text: str) -> Path | None:
     return Path(text) if text else None
 
 
-# (attribute, environment variable, default, parser, meaning) — the README table is this list.
-SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
-    ("redis_url", "REDIS_URL", "redis://localhost:6379/0", _redis_url,
+# (attribute, environment variable, parser, meaning) — the README table is this list; each
+# default is the Settings field's below (unset or empty variable: the default).
+SETTINGS: list[tuple[str, str, Callable[[str], object], str]] = [
+    ("redis_url", "REDIS_URL", _redis_url,
      "Redis: Celery broker and job store"),
-    ("artifact_dir", "MLPQ_ARTIFACT_DIR", "./var/artifacts", Path,
+    ("artifact_dir", "MLPQ_ARTIFACT_DIR", Path,
      "root of saved models and checkpoints (a volume shared by API and workers); with an s3 "
      "MLPQ_ARTIFACT_URL, this host's local copies of them"),
-    ("artifact_url", "MLPQ_ARTIFACT_URL", "", _artifact_url,
+    ("artifact_url", "MLPQ_ARTIFACT_URL", _artifact_url,
      "where models and checkpoints are stored: file:///path or s3://bucket/prefix "
      "(empty: MLPQ_ARTIFACT_DIR)"),
-    ("data_dir", "MLPQ_DATA_DIR", "", _optional_path,
+    ("data_dir", "MLPQ_DATA_DIR", _optional_path,
      "directory holding mnist/ and fashion-mnist/ IDX files (empty: the engine's default)"),
-    ("max_layers", "MLPQ_MAX_LAYERS", "16", _positive_int, "most layers a submitted model may have"),
-    ("max_units", "MLPQ_MAX_UNITS", "4096", _positive_int, "most units in one layer"),
+    ("max_layers", "MLPQ_MAX_LAYERS", _positive_int, "most layers a submitted model may have"),
+    ("max_units", "MLPQ_MAX_UNITS", _positive_int, "most units in one layer"),
     # The real cap on training length is the work (see engine.spec.Limits for the figure);
     # the epoch cap only stops absurd values.
-    ("max_job_flops", "MLPQ_MAX_JOB_FLOPS", "1e14", _flops,
+    ("max_job_flops", "MLPQ_MAX_JOB_FLOPS", _flops,
      "most training work one job may ask for: epochs x training samples x FLOPs per sample"),
-    ("max_epochs", "MLPQ_MAX_EPOCHS", "100000", _positive_int,
+    ("max_epochs", "MLPQ_MAX_EPOCHS", _positive_int,
      "sanity cap on epochs (the work cap is the real limit)"),
-    ("max_parameters", "MLPQ_MAX_PARAMETERS", "20000000", _positive_int,
+    ("max_parameters", "MLPQ_MAX_PARAMETERS", _positive_int,
      "most trainable parameters (weights + biases) in one model"),
-    ("max_batch_size", "MLPQ_MAX_BATCH_SIZE", "60000", _positive_int, "largest mini-batch"),
-    ("lease_seconds", "MLPQ_LEASE_SECONDS", "30", _positive_float,
+    ("max_batch_size", "MLPQ_MAX_BATCH_SIZE", _positive_int, "largest mini-batch"),
+    ("lease_seconds", "MLPQ_LEASE_SECONDS", _positive_float,
      "a training job's lease; renewed every third of it; a worker silent this long loses the job"),
-    ("sweep_seconds", "MLPQ_SWEEP_SECONDS", "10", _positive_float,
+    ("sweep_seconds", "MLPQ_SWEEP_SECONDS", _positive_float,
      "how often each worker requeues `running` jobs whose lease expired (their worker died)"),
-    ("visibility_timeout", "MLPQ_VISIBILITY_TIMEOUT", "300", _positive_float,
+    ("visibility_timeout", "MLPQ_VISIBILITY_TIMEOUT", _positive_float,
      "seconds before Redis hands an unacknowledged Celery message to another worker"),
-    ("unacked_restore_interval", "MLPQ_UNACKED_RESTORE_INTERVAL", "10", _positive_float,
+    ("unacked_restore_interval", "MLPQ_UNACKED_RESTORE_INTERVAL", _positive_float,
      "how often a worker looks for unacknowledged messages older than the visibility timeout"),
     # 1 process x 1 BLAS thread by default: bench/worker_threads.py found extra BLAS threads
     # 10x slower on a busy 2-core host (784x128 products are too small to split, and spinning
     # threads fight for cores); scale with more worker processes or containers instead.
-    ("blas_threads", "MLPQ_BLAS_THREADS", "1", _positive_int,
+    ("blas_threads", "MLPQ_BLAS_THREADS", _positive_int,
      "BLAS threads per worker process (threadpoolctl)"),
-    ("worker_concurrency", "MLPQ_WORKER_CONCURRENCY", "1", _positive_int,
+    ("worker_concurrency", "MLPQ_WORKER_CONCURRENCY", _positive_int,
      "training processes per `celery -A worker worker` (prefork pool size)"),
-    ("progress_interval", "MLPQ_PROGRESS_INTERVAL", "0.25", _positive_float,
+    ("progress_interval", "MLPQ_PROGRESS_INTERVAL", _positive_float,
      "seconds between progress writes to Redis while a job trains"),
-    ("checkpoint_seconds", "MLPQ_CHECKPOINT_SECONDS", "1", _non_negative_float,
+    ("checkpoint_seconds", "MLPQ_CHECKPOINT_SECONDS", _non_negative_float,
      "a checkpoint is written after an epoch once this long has passed since the last one "
      "(0: after every epoch); a crashed job resumes from it"),
-    ("job_stall_seconds", "MLPQ_JOB_STALL_SECONDS", "600", _non_negative_float,
+    ("job_stall_seconds", "MLPQ_JOB_STALL_SECONDS", _non_negative_float,
      "a training job with no finished batch for this long (while its worker still heartbeats) "
      "fails with error type `stalled` and its training process is replaced (0: never)"),
-    ("graceful_timeout", "MLPQ_GRACEFUL_TIMEOUT", "15", _positive_float,
+    ("graceful_timeout", "MLPQ_GRACEFUL_TIMEOUT", _positive_float,
      "on SIGTERM a worker hands its job back at the next batch boundary; after this many "
      "seconds it stops the training process anyway (the job resumes from its checkpoint)"),
 ]
@@ -139,16 +143,16 @@ SETTINGS: list[tuple[str, str, str, Callable[[str], object], str]] = [
 class Settings:
     """Everything the worker (and the API, for limits and stores) reads from the environment."""
 
-    redis_url: str = "redis://localhost:6379/0"
+    redis_url: str = DEFAULT_REDIS_URL
     artifact_dir: Path = Path("./var/artifacts")
     artifact_url: str = ""
     data_dir: Path | None = None
-    max_layers: int = 16
-    max_units: int = 4096
-    max_job_flops: int = 10**14
-    max_epochs: int = 100_000
-    max_parameters: int = 20_000_000
-    max_batch_size: int = 60000
+    max_layers: int = Limits.max_layers  # the limits' defaults are engine.spec.Limits's
+    max_units: int = Limits.max_units
+    max_job_flops: int = Limits.max_job_flops
+    max_epochs: int = Limits.max_epochs
+    max_parameters: int = Limits.max_parameters
+    max_batch_size: int = Limits.max_batch_size
     lease_seconds: float = 30.0
     sweep_seconds: float = 10.0
     visibility_timeout: float = 300.0
@@ -163,9 +167,7 @@ class Settings:
 
     def __post_init__(self):
         object.__setattr__(self, "limits", Limits(
-            max_layers=self.max_layers, max_units=self.max_units, max_epochs=self.max_epochs,
-            max_parameters=self.max_parameters, max_batch_size=self.max_batch_size,
-            max_job_flops=self.max_job_flops))
+            **{limit.name: getattr(self, limit.name) for limit in fields(Limits)}))
         # A live job's duplicate message waits `lease_seconds` between lease checks; Redis must
         # not hand that waiting message out again meanwhile.
         if self.visibility_timeout <= 2 * self.lease_seconds:
@@ -174,7 +176,9 @@ class Settings:
                 f"MLPQ_LEASE_SECONDS ({self.lease_seconds:g})")
 
     @property
-    def heartbeat_seconds(self) -> float:
+    def lease_renewal_seconds(self) -> float:
+        """How often a training worker renews its lease: a third of its life, so two renewals
+        in a row can fail (a Redis blip, a stalled thread) before the lease lapses."""
         return self.lease_seconds / 3
 
     @classmethod
@@ -182,15 +186,14 @@ class Settings:
         """Read every setting; raise SettingsError naming each bad variable and its rule."""
         environ = os.environ if environ is None else environ
         values, problems = {}, []
-        for attribute, variable, default, parse, _meaning in SETTINGS:
-            text = environ.get(variable, default).strip()
+        for attribute, variable, parse, _meaning in SETTINGS:
+            text = environ.get(variable, "").strip()
+            if not text:
+                continue  # the field's default
             try:
-                values[attribute] = parse(text or default)
+                values[attribute] = parse(text)
             except ValueError as error:
                 problems.append(f"{variable}={text!r}: {error}")
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(**values)
-
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "limits"}
