@@ -89,6 +89,7 @@ def run_training_job(job_id: str, *, settings: Settings, store: JobStore | None 
     if not store.acquire_lease(job_id, token, settings.lease_seconds):
         return Outcome.BUSY
     keeper = LeaseKeeper(store, job_id, token, settings.lease_seconds,
+                         renew_seconds=settings.lease_renewal_seconds,
                          stall_seconds=settings.job_stall_seconds).start()
     try:
         return _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name)
@@ -193,8 +194,8 @@ def _finish(store, job_id, token, outcome: Outcome, **fields) -> Outcome:
 
 
 class LeaseKeeper:
-    """Renews the job's lease every third of its life from a background thread, and watches
-    that training makes progress.
+    """Renews the job's lease every `renew_seconds` (Settings.lease_renewal_seconds) from a
+    background thread, and watches that training makes progress.
 
     `lost` is set when another worker owns the job now; the training callback then stops.
     The heartbeat thread lives on even when training hangs (a stuck read, a deadlock), so it
@@ -204,9 +205,10 @@ class LeaseKeeper:
     """
 
     def __init__(self, store: JobStore, job_id: str, token: str, lease_seconds: float, *,
-                 stall_seconds: float = 0.0, on_stall=None):
+                 renew_seconds: float, stall_seconds: float = 0.0, on_stall=None):
         self.store, self.job_id, self.token = store, job_id, token
-        self.lease_seconds, self.stall_seconds = lease_seconds, stall_seconds
+        self.lease_seconds, self.renew_seconds = lease_seconds, renew_seconds
+        self.stall_seconds = stall_seconds
         self.on_stall = on_stall or _exit_stalled
         self.lost = threading.Event()
         self._stop = threading.Event()
@@ -231,7 +233,7 @@ class LeaseKeeper:
         self._last_progress = None
 
     def _interval(self) -> float:
-        interval = self.lease_seconds / 3
+        interval = self.renew_seconds
         return min(interval, self.stall_seconds / 4) if self.stall_seconds else interval
 
     def _run(self) -> None:
