@@ -4,7 +4,13 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from worker.ids import is_valid_id
 
-LATEST = "latest"
+LATEST = "latest"  # the newest ready model (worker.artifacts.ArtifactStore.latest_model)
+
+
+def no_latest_model(dataset: str | None = None) -> str:
+    """The 404 message when `latest` names no model (of `dataset`)."""
+    scope = f" for dataset {dataset}" if dataset else ""
+    return f"No trained model yet{scope}."
 
 
 class IdConverter(BaseConverter):

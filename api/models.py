@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Page, abort
 
 from api.blueprint import Blueprint
-from api.converters import LATEST, IdConverter, parameter_schema
+from api.converters import LATEST, IdConverter, no_latest_model, parameter_schema
 from api.ownership import owner_filter, visible
 from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
 from api.services import services
@@ -36,12 +36,10 @@ def find_model(model_ref, dataset=None):
     """
     artifacts = services().artifacts
     if model_ref == LATEST:
-        models = [model for model in artifacts.list_models(owner=owner_filter(), dataset=dataset)
-                  if model.get("status") == "ready"]
-        if not models:
-            scope = f" for dataset {dataset}" if dataset else ""
-            abort(404, message=f"No trained model yet{scope}.")
-        return models[0]
+        model = artifacts.latest_model(owner=owner_filter(), dataset=dataset)
+        if model is None:
+            abort(404, message=no_latest_model(dataset))
+        return model
     model = artifacts.get_model(model_ref)
     if model is None or not visible(model):
         abort(404, message=f"No model with id {model_ref}.")

@@ -15,7 +15,7 @@ from flask import current_app
 from threadpoolctl import threadpool_limits
 
 from api.config import Setting
-from api.converters import LATEST
+from api.converters import LATEST, no_latest_model
 from api.images import ImageLimits
 from api.model_cache import LoadedModel, ModelCache, ModelCorrupt, ModelNotFound
 from api.ownership import owner_filter, visible
@@ -172,16 +172,14 @@ def latest_model_id(dataset: str | None = None) -> str:
     with state.latest_lock:
         cached = state.latest.get(key)
     if cached is None or cached[0] != version:
-        models = [model for model in artifacts.list_models(owner=owner, dataset=dataset)
-                  if model.get("status") == "ready"] if version is not None else []
-        cached = (version, models[0]["id"] if models else None)
+        latest = artifacts.latest_model(owner=owner, dataset=dataset) if version is not None else None
+        cached = (version, latest["id"] if latest else None)
         with state.latest_lock:
             if len(state.latest) > 256:
                 state.latest.clear()
             state.latest[key] = cached
     if cached[1] is None:
-        scope = f" for dataset {dataset}" if dataset else ""
-        raise PredictionError(404, "model_not_found", f"No trained model yet{scope}.")
+        raise PredictionError(404, "model_not_found", no_latest_model(dataset))
     return cached[1]
 
 

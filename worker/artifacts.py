@@ -88,6 +88,12 @@ class ArtifactStore:
         records.sort(key=lambda record: record.get("created_at") or "", reverse=True)
         return records
 
+    def latest_model(self, *, owner: str | None = None, dataset: str | None = None) -> dict | None:
+        """What the alias `latest` names: the newest model whose files are intact (status
+        "ready"), optionally of one owner and/or dataset; None when there is none."""
+        return next((model for model in self.list_models(owner=owner, dataset=dataset)
+                     if model.get("status") == "ready"), None)
+
     def delete_model(self, model_id: str) -> bool:
         """Remove a model; True if it existed. The rename makes it vanish from listings at once."""
         if not is_valid_id(model_id):
