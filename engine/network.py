@@ -18,6 +18,7 @@ from engine.activations import ACTIVATIONS
 from engine.evaluation import evaluate
 from engine.initializers import INITIALIZERS
 from engine.losses import LOSSES
+from engine.regularization import add_l2_gradient, l2_penalty
 from engine.workspace import Workspace
 
 INFERENCE_CHUNK = 4096  # rows per feedforward call in predict/evaluate: bounds scratch memory
@@ -195,8 +196,7 @@ class Network:
             total[0] += self.loss.value(workspace.z[-1], output, targets) * (stop - start)
 
         self.forward_all(X, accumulate)
-        penalty = 0.5 * weight_decay * float(np.dot(self.weights, self.weights))
-        return total[0] / max(len(X), 1) + penalty
+        return total[0] / max(len(X), 1) + l2_penalty(self.weights, weight_decay)
 
     def evaluate(self, X, y):
         """{"accuracy", "loss", "precision", "recall", "confusion_matrix"} on (X, y)."""
@@ -210,7 +210,8 @@ class Network:
         np.copyto(workspace.x, X, casting="unsafe")
         self.feedforward(workspace.x, workspace)
         self.backprop(self.loss.targets(y, self.sizes[-1], self.dtype), workspace)
-        return [{"W": layer["W"] + weight_decay * param["W"], "b": layer["b"].copy()}
+        return [{"W": add_l2_gradient(layer["W"].copy(), param["W"], weight_decay),
+                 "b": layer["b"].copy()}
                 for layer, param in zip(self._grads, self._params, strict=True)]
 
     # -- seeing inside ------------------------------------------------------------------------

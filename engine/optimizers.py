@@ -13,6 +13,8 @@ import inspect
 
 import numpy as np
 
+from engine.regularization import add_l2_gradient
+
 DEFAULT_OPTIMIZER = "adam"  # what a training config without an optimizer name gets
 
 
@@ -56,9 +58,7 @@ class Optimizer:
 
     def _decayed(self, key, value, grad):
         # L2 applies to weights only; the gradient buffer is scratch space, reused in place
-        if key == "W" and self.weight_decay:
-            grad += self.weight_decay * value
-        return grad
+        return add_l2_gradient(grad, value, self.weight_decay) if key == "W" else grad
 
     def update(self, value, grad, slot):
         grad *= self.learning_rate

@@ -17,6 +17,7 @@ Layer `j` in the results is `spec["layers"][j]`; the textbook's l is j + 1 (a⁰
 import numpy as np
 
 from engine.optimizers import make_optimizer
+from engine.regularization import add_l2_gradient, l2_penalty
 from engine.spec import validate_training_config
 
 SYMBOLS = {  # result key -> the textbook's symbol, for labels in a UI
@@ -104,10 +105,10 @@ def trace(network, X, y, optimizer=None, *, seed=0):
             "units": network.sizes[j + 1], "fan_in": network.sizes[j],
             "W": layer["W"].copy(), "b": layer["b"].copy(), "z": zs[j], "a": activations[j],
             "dropout_mask": masks[j], "delta": deltas[j],
-            "dC_dW": raw[j]["W"] + decay * layer["W"], "dC_db": raw[j]["b"],
+            "dC_dW": add_l2_gradient(raw[j]["W"].copy(), layer["W"], decay), "dC_db": raw[j]["b"],
             "W_after": after[j]["W"], "b_after": after[j]["b"]})
     return {"inputs": X, "labels": y, "targets": targets, "loss": float(loss),
-            "weight_penalty": 0.5 * decay * float(np.dot(network.weights, network.weights)),
+            "weight_penalty": l2_penalty(network.weights, decay),
             "output": activations[-1], "output_error": delta_out, "optimizer": config,
             "layers": layers, "symbols": SYMBOLS}
 
