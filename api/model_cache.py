@@ -21,12 +21,9 @@ import numpy as np
 
 from engine.datasets import DATASETS
 from engine.network import Network
-from engine.serialization import ModelFileError, read_manifest
+from engine.serialization import MANIFEST, WEIGHTS, ModelFileError, read_manifest
 from worker.artifacts import ModelNotFound as StoreModelNotFound
 from worker.ids import validate_id
-
-MANIFEST = "manifest.json"
-WEIGHTS = "weights.npz"
 
 
 class ModelNotFound(LookupError):

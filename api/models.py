@@ -12,6 +12,7 @@ from api.converters import LATEST, IdConverter, no_latest_model, parameter_schem
 from api.ownership import owner_filter, visible
 from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
 from api.services import services
+from engine.serialization import MANIFEST, MODEL_FILES, WEIGHTS
 from worker.artifacts import ModelNotFound
 
 blp = Blueprint(
@@ -20,10 +21,7 @@ blp = Blueprint(
 )
 
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
-MODEL_FILES = {  # ?file= value -> (file name in the model directory, media type)
-    "manifest": ("manifest.json", "application/json"),
-    "weights": ("weights.npz", "application/octet-stream"),
-}
+MEDIA_TYPES = {MANIFEST: "application/json", WEIGHTS: "application/octet-stream"}
 # Zips above this size spill from memory to a temporary file while they are sent.
 ZIP_MEMORY_BYTES = 16 * 1024 * 1024
 
@@ -91,7 +89,7 @@ class ModelDownload(MethodView):
         "application/octet-stream": {"schema": {"type": "string", "format": "binary",
                                                 "description": "?file=weights"}}}}})
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip",
-                  description="a zip (stored, not compressed) of manifest.json and weights.npz; "
+                  description=f"a zip (stored, not compressed) of {MANIFEST} and {WEIGHTS}; "
                               "with ?file=, that one file")
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, model_id):
@@ -101,8 +99,9 @@ class ModelDownload(MethodView):
             # The store's local copy (an object store's is downloaded and verified first).
             directory = services().artifacts.local_model_dir(model["id"])
             if "file" in args:
-                file_name, media_type = MODEL_FILES[args["file"]]
-                return send_file(directory / file_name, mimetype=media_type, as_attachment=True,
+                file_name = MODEL_FILES[args["file"]]
+                return send_file(directory / file_name, mimetype=MEDIA_TYPES[file_name],
+                                 as_attachment=True,
                                  download_name=f"{model['id']}-{file_name}")
             return send_file(zip_model(directory), mimetype="application/zip", as_attachment=True,
                              download_name=f"mlpq-model-{model['id']}.zip")
@@ -115,7 +114,7 @@ def zip_model(directory):
     buffer = tempfile.SpooledTemporaryFile(max_size=ZIP_MEMORY_BYTES)
     try:
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            for file_name, _media_type in MODEL_FILES.values():
+            for file_name in MODEL_FILES.values():
                 archive.write(directory / file_name, arcname=file_name)
     except BaseException:
         buffer.close()

@@ -18,6 +18,7 @@ from engine import spec as engine_spec
 from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
 from engine.schedules import SCHEDULES
+from engine.serialization import MODEL_FILES
 from worker.jobs import STATUSES
 
 NAME_MAX_LENGTH = 100
@@ -321,13 +322,14 @@ class ModelListArgsSchema(ma.Schema):
                                metadata={"description": "only models trained on this dataset"})
 
 
-DOWNLOAD_FILES = ("manifest", "weights")
+DOWNLOAD_FILES = tuple(MODEL_FILES)  # ?file= takes a model file's short name
 
 
 class DownloadArgsSchema(ma.Schema):
     file = ma.fields.String(validate=ma.validate.OneOf(DOWNLOAD_FILES), metadata={
-        "description": "one file only: manifest (manifest.json) or weights (weights.npz); "
-                       "without it, a zip of both"})
+        "description": "one file only: "
+                       + " or ".join(f"{name} ({file})" for name, file in MODEL_FILES.items())
+                       + "; without it, a zip of both"})
 
 
 class CheckSchema(ma.Schema):

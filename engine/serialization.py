@@ -24,7 +24,8 @@ from engine.datasets import DATASETS
 from engine.storage import write_directory
 
 FORMAT_VERSION = 1
-MANIFEST, WEIGHTS = "manifest.json", "weights.npz"
+MANIFEST, WEIGHTS = "manifest.json", "weights.npz"  # the one place these names are written
+MODEL_FILES = {"manifest": MANIFEST, "weights": WEIGHTS}  # every file of a model, by short name
 CHECKPOINT, CHECKPOINT_ARRAYS = "checkpoint.json", "arrays.npz"
 WEIGHT_DTYPES = ("float32", "float64")
 

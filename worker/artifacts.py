@@ -122,7 +122,7 @@ class ArtifactStore:
 
     def model_file(self, model_id: str, name: str) -> Path:
         """One file of a model (`manifest.json` or `weights.npz`) as a local path."""
-        if name not in (serialization.MANIFEST, serialization.WEIGHTS):
+        if name not in serialization.MODEL_FILES.values():
             raise ValueError(f"a model has no file {name!r}")
         return self.local_model_dir(model_id) / name
 
@@ -133,7 +133,7 @@ class ArtifactStore:
         try:
             return tuple((stat.st_ino, stat.st_size, stat.st_mtime_ns) for stat in
                          (os.stat(directory / name)
-                          for name in (serialization.MANIFEST, serialization.WEIGHTS)))
+                          for name in serialization.MODEL_FILES.values()))
         except FileNotFoundError:
             raise ModelNotFound(model_id) from None
 
@@ -159,7 +159,7 @@ class ArtifactStore:
 
     def _read_record(self, directory: Path) -> dict | None:
         try:
-            manifest = json.loads((directory / "manifest.json").read_text())
+            manifest = json.loads((directory / serialization.MANIFEST).read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
