@@ -5,15 +5,18 @@ appends the "status" event to the job's stream in the same atomic step, so a rea
 stream can never see a status the record does not have, and cancel/start/finish cannot interleave.
 
 KEYS layout shared by the status scripts:
-  1 job hash, 2 event stream, 3 lease, 4..8 status indexes (queued running succeeded failed cancelled)
+  1 job hash, 2 event stream, 3 lease, then one status index per entry of STATUSES, in order
 """
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
-_MOVE_STATUS = """
-local STATUS_KEY = {queued = KEYS[4], running = KEYS[5], succeeded = KEYS[6],
-                    failed = KEYS[7], cancelled = KEYS[8]}
+FIRST_STATUS_KEY = 4  # KEYS position of the first status index (JobStore passes them in order)
+# Lua: status name -> its index key, e.g. {queued = KEYS[4], running = KEYS[5], ...}
+_STATUS_KEY_TABLE = "{" + ", ".join(
+    f"{status} = KEYS[{FIRST_STATUS_KEY + position}]" for position, status in enumerate(STATUSES)) + "}"
+
+_MOVE_STATUS = f"local STATUS_KEY = {_STATUS_KEY_TABLE}\n" + """
 local function move_status(old, new)
   local id = redis.call('HGET', KEYS[1], 'id')
   local score = redis.call('HGET', KEYS[1], 'order')

@@ -90,8 +90,10 @@ def _owner_key(owner: str) -> str:
 
 
 def _status_keys(job_id: str) -> list[str]:
-    return [_job_key(job_id), _job_key(job_id) + ":events", _job_key(job_id) + ":lease",
-            *(_status_key(status) for status in STATUSES)]
+    """KEYS of the status scripts: the status indexes start at job_scripts.FIRST_STATUS_KEY."""
+    keys = [_job_key(job_id), _job_key(job_id) + ":events", _job_key(job_id) + ":lease"]
+    assert len(keys) + 1 == job_scripts.FIRST_STATUS_KEY
+    return [*keys, *(_status_key(status) for status in STATUSES)]
 
 
 class JobStore:
