@@ -202,5 +202,22 @@ class Trace(MethodView):
         network, optimizer = build_network(body)
         X = np.asarray(body["inputs"], dtype=np.float64)
         y = np.asarray(body["labels"], dtype=np.int64)
-        result = network.trace(X, y, optimizer=optimizer, seed=body["seed"])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = network.trace(X, y, optimizer=optimizer, seed=body["seed"])
+        if not finite(result):
+            message = "the step overflows float64 (a value became inf or NaN); use smaller numbers"
+            refuse({field: [message] for field in ("inputs", "weights") if field in body})
         return {**to_json(result), "model": network.spec, "dtype": "float64"}
+
+
+def finite(value):
+    """True when every number in the trace (arrays at any depth, floats) is finite."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind not in "fc" or bool(np.isfinite(value).all())
+    if isinstance(value, float):
+        return np.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(finite(item) for item in value)
+    return True

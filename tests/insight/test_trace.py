@@ -131,5 +131,14 @@ def test_bad_bodies_name_the_field(client, change, field):
     assert body["code"] == 422 and field in body["errors"], body
 
 
+def test_a_step_that_overflows_is_refused(client):
+    huge = {"W": [[1e300, 1e300], [1e300, 1e300]], "b": [0, 0]}
+    response = client.post("/v1/trace", json={
+        "model": {"layers": [{"units": 2, "activation": "relu"}, {"units": 2, "activation": "softmax"}]},
+        "inputs": [[1e300, 1e300]], "labels": [0], "weights": [huge, huge]})
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"inputs", "weights"}
+
+
 def test_not_json_is_415(client):
     assert client.post("/v1/trace", data="x", content_type="text/plain").status_code == 415
