@@ -9,13 +9,13 @@ import click
 from engine.datasets import DatasetUnavailable
 from engine.serialization import ModelFileError
 from engine.training import TrainingError
-from mlpq import cmd_env, cmd_jobs, cmd_predict, cmd_sweeps, cmd_train, keys, serve
+from mlpq import cmd_env, cmd_jobs, cmd_plan, cmd_predict, cmd_sweeps, cmd_train, keys, serve
 from mlpq.client import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE
 from mlpq.errors import MlpqError
 from mlpq.render import EXIT_JOB_FAILED, CommandFailed, Options, err_console, failure
 
 COMMANDS = [serve.serve, serve.redis_command, keys.keygen, cmd_train.train, *cmd_jobs.COMMANDS,
-            *cmd_predict.COMMANDS, *cmd_sweeps.COMMANDS, cmd_env.env]
+            *cmd_predict.COMMANDS, *cmd_plan.COMMANDS, *cmd_sweeps.COMMANDS, cmd_env.env]
 
 
 class Group(click.Group):

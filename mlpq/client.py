@@ -98,6 +98,16 @@ class Client:
         """A queued job ends now; a running one within a batch. Conflict if already finished."""
         return self.post(f"/v1/jobs/{job_id}/cancel")
 
+    def stop(self, job_id: str) -> dict:
+        """Stop a running job and keep what it has learned: it ends `succeeded` with
+        `stop_reason: "stopped"` and a model. Conflict if queued or already finished."""
+        return self.post(f"/v1/jobs/{job_id}/stop")
+
+    def plan(self, spec: dict) -> dict:
+        """POST /v1/plans: parameters, memory, FLOPs, time and teaching warnings of `spec`
+        (the body `train` takes), with nothing queued."""
+        return self.post("/v1/plans", spec)
+
     def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
         """The job's Server-Sent Events from the start (or after `last_event_id`) until it ends,
         reconnecting with Last-Event-ID whenever the stream is cut."""

@@ -1,4 +1,4 @@
-"""`mlpq jobs`, `status`, `cancel`, `models`, `model`, `mistakes`, `weights`, `download`, `delete`."""
+"""`mlpq jobs`, `status`, `cancel`, `stop`, `models`, `model`, `mistakes`, `weights`, `download`, `delete`."""
 
 from __future__ import annotations
 
@@ -74,6 +74,19 @@ def cancel(job_id):
         return print_json(record)
     pending = " (stops within a batch)" if record["status"] == "running" else ""
     click.echo(f"job {job_id} {record['status']}{pending}")
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("job_id", metavar="ID")
+@json_option
+def stop(job_id):
+    """Stop a running job after its current batch and keep the model trained so far."""
+    record = options().client.stop(job_id)
+    if options().json:
+        return print_json(record)
+    click.echo(f"job {job_id} stopping after this batch; its model is kept "
+               f"(mlpq status {job_id} --watch)")
     return EXIT_OK
 
 
@@ -171,4 +184,4 @@ def delete(model_id):
     return EXIT_OK
 
 
-COMMANDS = [jobs, status, cancel, models, model, mistakes, weights, download, delete]
+COMMANDS = [jobs, status, cancel, stop, models, model, mistakes, weights, download, delete]

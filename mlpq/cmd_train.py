@@ -23,7 +23,7 @@ from mlpq.render import (
 from mlpq.specs import apply_overrides, read_spec_file
 
 CHOICES = {"c": "cancel", "s": "stop", "d": "detach"}
-REMOTE_CHOICES = {"c": "cancel", "d": "detach"}
+REMOTE_CHOICES = {"c": "cancel", "s": "stop", "d": "detach"}
 
 
 @click.command()
@@ -53,7 +53,7 @@ def train(spec_file, watch, timeout, run_local, save, data_dir, **flags):
       mlpq train --dataset mnist --layers 128:relu,10:softmax --epochs 3 --watch
       mlpq train mnist.json --local --save mnist-model
     """
-    spec = apply_overrides(read_spec_file(spec_file) if spec_file else {"dataset": "mnist"}, **flags)
+    spec = apply_overrides(base_spec(spec_file), **flags)
     if "model" not in spec:
         raise click.UsageError("give SPEC.json or --layers")
     as_json = options().json
@@ -69,6 +69,11 @@ def train(spec_file, watch, timeout, run_local, save, data_dir, **flags):
             click.echo(f"job {job.id} {job.status}; follow it with: mlpq status {job.id} --watch")
         return EXIT_OK
     return follow(job, timeout)
+
+
+def base_spec(spec_file: str | None) -> dict:
+    """The spec the flags are laid over: the file, or an MNIST job to fill in."""
+    return read_spec_file(spec_file) if spec_file else {"dataset": "mnist"}
 
 
 def follow(job, timeout: float | None = None) -> int:
@@ -118,12 +123,14 @@ def ask_what_next(job) -> str:
     """After Ctrl-C: cancel, stop-and-keep or detach (detach without asking off a terminal)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return "detach"
-    answer = click.prompt(f"\njob {job.id} is still {job.refresh().status}: [c]ancel it "
-                          "or [d]etach (it goes on)?",
+    answer = click.prompt(f"\njob {job.id} is still {job.refresh().status}: [c]ancel it, "
+                          "[s]top it and keep the model so far, or [d]etach (it goes on)?",
                           type=click.Choice(list(REMOTE_CHOICES)), default="d", show_choices=False)
     choice = REMOTE_CHOICES[answer]
     if choice == "cancel":
         job.cancel()
+    elif choice == "stop":
+        job.stop()
     return choice
 
 

@@ -97,6 +97,11 @@ class Job:
         self.record = self.client.cancel(self.id)
         return self
 
+    def stop(self) -> Job:
+        """Stop after the current batch and keep the model trained so far."""
+        self.record = self.client.stop(self.id)
+        return self
+
     def predict(self, images=None, *, inputs=None, top_k: int | None = None):
         """Classify with this job's latest weights (its last checkpoint while it trains)."""
         return self.client.predict_job(self.id, images, inputs=inputs, top_k=top_k)

@@ -102,7 +102,11 @@ def failure(error: MlpqError) -> CommandFailed:
     if isinstance(error, ValidationError):
         details = [f"{path}: {'; '.join(map(str, messages))}"
                    for path, messages in error.errors.items()]
-        return CommandFailed(error.message, EXIT_USAGE, details)
+        # the server's message summarises the same field errors: list them once
+        summary = error.message.startswith("Invalid request") and details
+        message = f"the server refused the request (422), {len(details)} problem(s):" if summary \
+            else error.message
+        return CommandFailed(message, EXIT_USAGE, details)
     if isinstance(error, Timeout):
         return CommandFailed(str(error), EXIT_TIMEOUT)
     if isinstance(error, APIError):

@@ -7,7 +7,6 @@ import os
 import pexpect
 
 from tests.cli.conftest import MLPQ, SMALL_MNIST, XOR_JOB, write_json
-from tests.service_fixtures import wait_until
 
 
 def spawn(*args, url=None) -> pexpect.spawn:
@@ -42,14 +41,14 @@ def test_local_training_shows_the_same_bars(tmp_path):
     assert terminal.exitstatus == 0
 
 
-def test_ctrl_c_while_watching_offers_cancel_and_detach(url, client, tmp_path):
+def test_ctrl_c_while_watching_offers_cancel_stop_and_detach(url, client, tmp_path):
     spec = write_json(tmp_path / "long.json", {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
     terminal = spawn("train", spec, "--watch", url=url)
     terminal.expect(r"job ([0-9a-f]{32})")
     job_id = terminal.match.group(1)
     terminal.expect(r"batches.*━.* \d+/\d+")  # training has started
     terminal.sendintr()
-    terminal.expect(r"\[c\]ancel it or \[d\]etach")
+    terminal.expect(r"\[c\]ancel it, \[s\]top it and keep the model so far, or \[d\]etach")
     terminal.sendline("c")
     terminal.expect(rf"job {job_id} cancelled")
     terminal.expect(pexpect.EOF)
@@ -60,18 +59,16 @@ def test_ctrl_c_while_watching_offers_cancel_and_detach(url, client, tmp_path):
     terminal = spawn("train", spec, "--watch", url=url)
     terminal.expect(r"job ([0-9a-f]{32})")
     job_id = terminal.match.group(1)
-    terminal.expect(r"batches.*━.* \d+/\d+")  # training has started
+    terminal.expect(r"epoch +1/50  loss")  # an epoch is done: there is something to keep
     terminal.sendintr()
-    terminal.expect(r"\[c\]ancel it or \[d\]etach")
-    terminal.sendline("d")
-    terminal.expect(rf"detached; job {job_id} goes on")
+    terminal.expect(r"\[s\]top it and keep the model so far")
+    terminal.sendline("s")
+    terminal.expect(r"stopped early \(stopped\)")
+    terminal.expect(r"model [0-9a-f]{32}")
     terminal.expect(pexpect.EOF)
     terminal.close()
     assert terminal.exitstatus == 0
-    job = client.job(job_id)
-    assert job.status in {"queued", "running"}
-    job.cancel()
-    wait_until(lambda: job.refresh().done, timeout=60)
+    assert client.job(job_id).record["stop_reason"] == "stopped"
 
 
 def test_tables_on_a_terminal(url, client):

@@ -1,0 +1,58 @@
+"""Commands on the endpoints added alongside: stop-and-keep and plans."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+import mlpq
+from tests.cli.conftest import MLPQ, SMALL_MNIST, run_mlpq, write_json
+from tests.service_fixtures import wait_until
+
+LONG = {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}}
+
+
+def test_detach_off_a_terminal_then_stop_keeps_the_model(url, client):
+    job = client.train(LONG)
+    watcher = subprocess.Popen([MLPQ, "--url", url, "status", job.id, "--watch"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: job.refresh().history, timeout=120, message="a finished epoch")
+        watcher.send_signal(signal.SIGINT)
+        stdout, stderr = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0 and f"detached; job {job.id} goes on" in stderr
+    assert job.refresh().status == "running"
+
+    stopped = run_mlpq("stop", job.id, url=url)
+    assert stopped.returncode == 0 and "its model is kept" in stopped.stdout
+    watched = run_mlpq("status", job.id, "--watch", url=url)
+    assert watched.returncode == 0, watched.stderr
+    assert "stopped early (stopped)" in watched.stdout and "test accuracy" in watched.stdout
+    record = job.refresh().record
+    assert record["status"] == "succeeded" and record["stop_reason"] == "stopped" and record["model_id"]
+    assert len(job.history) < 50
+    again = run_mlpq("stop", job.id, url=url)
+    assert again.returncode == 3 and "409" in again.stderr
+    with pytest.raises(mlpq.Conflict):
+        job.stop()
+
+
+def test_plan_shows_layers_costs_and_warnings(url, tmp_path):
+    spec = write_json(tmp_path / "troubled.json", {
+        "dataset": "mnist", "model": {"layers": [{"units": 30, "activation": "sigmoid"},
+                                                  {"units": 10, "activation": "sigmoid"}],
+                                       "loss": "mse", "init": "normal"},
+        "training": {"epochs": 2, "optimizer": {"name": "sgd", "learning_rate": 3.0}}})
+    shown = run_mlpq("plan", spec, url=url)
+    assert shown.returncode == 0, shown.stderr
+    assert "23,860 parameters" in shown.stdout and "warning" in shown.stdout
+    found = json.loads(run_mlpq("--json", "plan", spec, url=url).stdout)
+    assert found["parameters"] == 784 * 30 + 30 + 30 * 10 + 10
+    assert [layer["units"] for layer in found["layers"]] == [30, 10] and found["warnings"]
+    refused = run_mlpq("plan", "--dataset", "xor", "--layers", "0:relu", url=url)
+    assert refused.returncode == 2 and "model.layers[0].units" in refused.stderr
