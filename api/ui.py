@@ -29,7 +29,7 @@ PAGES = {
     "job": Page("/job", "Job", "watch a job learn", charts=True),
     "model": Page("/model", "Model", "test metrics, mistakes, weights, card", charts=True),
     "playground": Page("/playground", "Playground", "draw a digit against a model", charts=True),
-    "compare": Page("/compare", "Compare", "overlay jobs' curves, diff their specs", charts=True),
+    "compare": Page("/compare", "Compare", "overlay jobs' curves, diff their specs; sweeps", charts=True),
     "step": Page("/step", "Step", "one training step, traced layer by layer"),
 }
 NAVIGATION = [(endpoint, page.title) for endpoint, page in PAGES.items()

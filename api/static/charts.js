@@ -139,3 +139,31 @@ export function drawConfusion(div, matrix, classes, onCell) {
     onCell(point.pointIndex[0], point.pointIndex[1]);
   });
 }
+
+/**
+ * A sweep's configurations as parallel coordinates: one axis per parameter (categories become
+ * ticks), then the metric's mean across seeds; each line is one configuration, coloured by it.
+ */
+export function drawParallel(div, sweep) {
+  const rows = sweep.results.filter((row) => row.mean !== null);
+  const dimensions = Object.keys(sweep.parameters).map((path) => {
+    const values = rows.map((row) => row.config[path]);
+    const label = path.replace(/^(model|training)\./, ""); // short enough to sit over its axis
+    if (values.every((value) => typeof value === "number")) {
+      const positive = values.every((value) => value > 0);
+      const spread = positive && Math.max(...values) / Math.min(...values) >= 20;
+      // Log-spread settings (learning rates) on a log10 axis, labelled with the real values.
+      return spread ? { label: `log10 ${label}`, values: values.map(Math.log10) } : { label, values };
+    }
+    const names = [...new Set(values.map(String))];
+    return { label, values: values.map((value) => names.indexOf(String(value))),
+      tickvals: names.map((_, index) => index), ticktext: names };
+  });
+  const metric = rows.map((row) => row.mean);
+  dimensions.push({ label: `${sweep.metric.name} (mean)`, values: metric });
+  draw(div, [{
+    type: "parcoords", dimensions,
+    line: { color: metric, colorscale: "Viridis", showscale: true, reversescale: sweep.metric.goal === "min" },
+  }], { font: FONT, margin: { l: 90, r: 90, t: 100, b: 24 },
+    title: { text: "Parameters against the metric", font: { size: 15 }, y: 0.97 } });
+}

@@ -1,10 +1,13 @@
-// Compare (/compare?jobs=a,b): the jobs' curves overlaid by epoch, beside a diff of their specs.
+// Compare (/compare?jobs=a,b&sweep=id): the jobs' curves overlaid by epoch, beside a diff of
+// their specs; and a sweep's table, parameters against the metric, and best curves (sweep.js).
 
 import { get, list } from "./api.js";
 import { drawOverlay } from "./charts.js";
 import { $, el, initKeyForm, notice, query, report, setQuery, table } from "./dom.js";
+import { initSweepPicker, showSweep } from "./sweep.js";
 
 let chosen = (query().get("jobs") || "").split(",").filter(Boolean);
+let sweepId = query().get("sweep") || "";
 const records = new Map(); // job id -> job record
 
 /** {"training.optimizer.name": "adam", "model.layers": "[...]", ...} for a job's settings. */
@@ -33,7 +36,7 @@ function showDiff(jobs) {
 }
 
 async function show() {
-  setQuery({ jobs: chosen.join(",") });
+  setQuery({ jobs: chosen.join(","), sweep: sweepId });
   for (const box of document.querySelectorAll("#picker input")) box.checked = chosen.includes(box.value);
   try {
     for (const id of chosen) if (!records.has(id)) records.set(id, await get(`/v1/jobs/${id}`));
@@ -42,7 +45,7 @@ async function show() {
     return;
   }
   const jobs = chosen.map((id) => records.get(id));
-  if (jobs.length < 2) notice("Pick at least two jobs to compare.");
+  if (jobs.length < 2 && !sweepId) notice("Pick at least two jobs, or a sweep, to compare.");
   else notice("");
   const names = jobs.map((job) => job.name);
   const label = (job) => (names.filter((name) => name === job.name).length > 1 ? `${job.name} ${job.id.slice(0, 6)}` : job.name);
@@ -63,6 +66,13 @@ async function start() {
         show();
       } }), " ", job.name, el("span", { class: "muted" }, ` ${job.status} · ${job.id.slice(0, 8)}`))));
     show();
+    await initSweepPicker((id) => {
+      sweepId = id;
+      if (sweepId) notice("");
+      setQuery({ jobs: chosen.join(","), sweep: sweepId });
+      showSweep(sweepId).catch(report);
+    });
+    await showSweep(sweepId);
   } catch (error) {
     report(error);
   }
