@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import click
@@ -12,10 +13,13 @@ from engine.training import TrainingError
 from mlpq import cmd_env, cmd_jobs, cmd_plan, cmd_predict, cmd_sweeps, cmd_train, keys, serve
 from mlpq.client import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE
 from mlpq.errors import MlpqError
-from mlpq.render import EXIT_JOB_FAILED, CommandFailed, Options, err_console, failure
+from mlpq.render import EXIT_HTTP, EXIT_JOB_FAILED, CommandFailed, Options, err_console, failure
 
 COMMANDS = [serve.serve, serve.redis_command, keys.keygen, cmd_train.train, *cmd_jobs.COMMANDS,
             *cmd_predict.COMMANDS, *cmd_plan.COMMANDS, *cmd_sweeps.COMMANDS, cmd_env.env]
+
+
+DEBUG_VARIABLE = "MLPQ_DEBUG"
 
 
 class Group(click.Group):
@@ -65,4 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         err_console.print("aborted")
         return EXIT_JOB_FAILED
+    except Exception as error:  # a bug: one line for users, the traceback on request
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        err_console.print(f"error: unexpected {type(error).__name__}: {error} "
+                          f"(set {DEBUG_VARIABLE}=1 to see the traceback)", markup=False)
+        return EXIT_HTTP
     return result if isinstance(result, int) else 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from mlpq.errors import ConnectionError, Timeout, error_from_response
+from mlpq.errors import ConnectionError, ServerError, Timeout, error_from_response
 from mlpq.job import Event, Job, stream_events
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -60,11 +60,11 @@ class Client:
 
     def get(self, path: str, **params) -> Any:
         params = {name: value for name, value in params.items() if value is not None}
-        return self.request("GET", path, params=params).json()
+        return _json(self.request("GET", path, params=params))
 
     def post(self, path: str, body: Any = None) -> Any:
         response = self.request("POST", path, json=body)
-        return response.json() if response.content else None
+        return _json(response) if response.content else None
 
     # --- service ------------------------------------------------------------------------------
 
@@ -165,10 +165,10 @@ class Client:
         if images is not None:
             files = [("image", (name, data, "application/octet-stream"))
                      for name, data in map(image_bytes, images)]
-            answer = self.request("POST", path, files=files, params=params).json()
+            answer = _json(self.request("POST", path, files=files, params=params))
         else:
             rows = [row.tolist() if hasattr(row, "tolist") else row for row in inputs]
-            answer = self.request("POST", path, json={"inputs": rows}, params=params).json()
+            answer = _json(self.request("POST", path, json={"inputs": rows}, params=params))
         classes = answer.get("classes") or []
         header = {key: value for key, value in answer.items() if key not in ("predictions", "classes")}
         return Predictions(
@@ -234,6 +234,16 @@ class Predictions(list):
                  header: dict | None = None):
         super().__init__(items)
         self.model_id, self.classes, self.header = model_id, list(classes), header or {}
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON; anything else means the URL is not an mlpq server."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(response.status_code, f"{response.request.url} answered "
+                          f"{response.headers.get('content-type', 'something')} instead of JSON: "
+                          "is this an mlpq server?", response=response) from None
 
 
 def image_bytes(image) -> tuple[str, bytes]:

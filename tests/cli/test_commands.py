@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -12,6 +14,7 @@ from PIL import Image
 from engine import datasets
 from tests.cli.conftest import SMALL_MNIST, XOR_JOB, json_lines, run_mlpq, write_json
 from tests.service_fixtures import wait_until
+from worker.redis_server import free_port
 
 
 def test_train_xor_with_watch_prints_one_line_per_epoch_when_piped(url, client, tmp_path):
@@ -178,3 +181,20 @@ def test_shell_completion_comes_from_click(url):
     assert script.returncode == 0 and "_mlpq_completion" in script.stdout
     words = run_mlpq(env={"_MLPQ_COMPLETE": "bash_complete", "COMP_WORDS": "mlpq tr", "COMP_CWORD": "1"})
     assert "train" in words.stdout
+
+
+def test_a_server_that_is_not_mlpq_gets_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "jobs").write_text("<html>not an API</html>")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: run_mlpq("jobs", url=url).returncode == 3, timeout=30)
+        result = run_mlpq("jobs", url=url)
+        assert "instead of JSON: is this an mlpq server?" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        server.terminate()
+        server.wait(10)
