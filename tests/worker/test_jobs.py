@@ -106,7 +106,9 @@ def test_cancel_racing_finish_has_one_consistent_outcome(store, round_):
     [thread.start() for thread in threads]
     [thread.join() for thread in threads]
     assert results["finish"] == "succeeded"
-    assert results["cancel"] in {"running", "refused:succeeded"}  # flagged before, or refused after
+    # Flagged while running (the record read back says running, or succeeded when the finish
+    # landed between the flag and the read-back), or refused after the finish.
+    assert results["cancel"] in {"running", "succeeded", "refused:succeeded"}
     assert store.get(job["id"])["status"] == "succeeded"
     assert len(terminal_events(store, job["id"])) == 1
 

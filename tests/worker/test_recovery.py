@@ -38,8 +38,12 @@ def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint(isolated_servi
     # the epochs before the checkpoint were not trained again: their entries are the originals
     resumed_from = checkpointed["epoch"]
     assert job["metrics"][:resumed_from] == before["metrics"][:resumed_from]
-    assert status_events(service.jobs, job_id) == [
-        "queued", "running", "queued", "running", "succeeded"]
+    # The sweeper requeues the orphan once its lease lapses (queued, then running again), unless
+    # the redelivered message reaches the new worker first and takes it straight back (running
+    # again from running is allowed once the lease has lapsed): both are one resumed attempt.
+    assert status_events(service.jobs, job_id) in (
+        ["queued", "running", "queued", "running", "succeeded"],
+        ["queued", "running", "running", "succeeded"])
     models = service.artifacts.list_models()
     assert [model["id"] for model in models] == [model_id_for_job(job_id)]
     assert not service.artifacts.checkpoint_dir(job_id).exists()
