@@ -22,12 +22,8 @@ import numpy as np
 from engine.datasets import DATASETS
 from engine.network import Network
 from engine.serialization import MANIFEST, WEIGHTS, ModelFileError, read_manifest
-from worker.artifacts import ModelNotFound as StoreModelNotFound
+from worker.artifacts import ModelNotFound
 from worker.ids import validate_id
-
-
-class ModelNotFound(LookupError):
-    """No model files for this id (never saved, or deleted)."""
 
 
 class ModelCorrupt(RuntimeError):
@@ -41,7 +37,7 @@ class ModelCorrupt(RuntimeError):
 
 @dataclass(frozen=True)
 class Layer:
-    """One dense layer ready for inference: contiguous weights and the activation."""
+    """One dense layer of a loaded model, for pages that show it (weights pictures, cards)."""
 
     weights: np.ndarray  # (fan_in, fan_out), C-contiguous, the model's dtype (float32 by default)
     bias: np.ndarray  # (fan_out,)
@@ -66,18 +62,9 @@ class LoadedModel:
     record: dict
 
     def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
-        """(n, input_size) -> (n, num_classes) in the model's dtype; the engine's forward pass.
-
-        `Network.predict_proba` reuses per-network scratch buffers, which threads serving the
-        same model would share; here each layer writes its activation into the array its
-        matrix product just allocated, so concurrent requests share nothing mutable.
-        """
-        activations = inputs
-        for layer in self.layers:
-            z = activations @ layer.weights
-            z += layer.bias
-            activations = layer.activation.forward(z, out=z)
-        return self.network.probabilities(activations)
+        """(n, input_size) -> (n, num_classes) in the model's dtype: the engine's forward pass
+        (its scratch buffers are per thread, so concurrent requests share nothing mutable)."""
+        return self.network.predict_proba(inputs)
 
 
 @dataclass(frozen=True)
@@ -194,7 +181,7 @@ class ModelCache:
     def _remote_stamp(self, model_id: str) -> tuple:
         try:
             return self.artifacts.model_stamp(model_id)
-        except StoreModelNotFound:
+        except ModelNotFound:
             self.discard(model_id)
             raise ModelNotFound(model_id) from None
 
@@ -224,7 +211,7 @@ class ModelCache:
                 model_dir = str(self.artifacts.local_model_dir(model_id))
             manifest = read_manifest(model_dir)
             network = Network.load(model_dir)
-        except (FileNotFoundError, StoreModelNotFound):
+        except (FileNotFoundError, ModelNotFound):
             raise ModelNotFound(model_id) from None
         except (ModelFileError, OSError, ValueError, KeyError, TypeError) as error:
             if not os.path.isdir(model_dir):

@@ -17,10 +17,11 @@ from threadpoolctl import threadpool_limits
 from api.config import Setting
 from api.converters import LATEST, no_latest_model
 from api.images import ImageLimits
-from api.model_cache import LoadedModel, ModelCache, ModelCorrupt, ModelNotFound
+from api.model_cache import LoadedModel, ModelCache, ModelCorrupt
 from api.ownership import owner_filter, visible
 from api.services import EXTENSION_KEY as SERVICES_KEY
 from api.services import services
+from worker.artifacts import ModelNotFound
 
 EXTENSION_KEY = "mlpq_serving"
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from api.model_cache import ModelCache, ModelCorrupt
-from api.model_cache import ModelNotFound as CacheMiss
 from engine import datasets
 from engine.network import Network
 from engine.serialization import ModelFileError
@@ -142,7 +141,7 @@ def test_the_model_cache_notices_replacement_and_deletion_by_another_host(s3_url
     assert len([key for key in objects(writer) if "/weights-" in key]) == 1  # old one removed
     writer.delete_model(model_id)
     time.sleep(STAMP_SECONDS * 1.5)
-    with pytest.raises(CacheMiss):
+    with pytest.raises(ModelNotFound):
         cache.get(model_id)
 
 
