@@ -7,6 +7,7 @@ from api import (
     body_parsing,
     converters,
     datasets,
+    examples,
     health,
     insight,
     job_predict,
@@ -27,8 +28,8 @@ from api.errors import register_error_handlers
 from worker.logs import configure_logging
 
 # Documented JSON API (flask-smorest blueprints, in the OpenAPI document), then plain pages.
-API_BLUEPRINTS = [jobs.blp, job_predict.blp, plans.blp, models.blp, sweeps.blp, datasets.blp,
-                  health.blp, predict.blp, insight.blp, trace.blp]
+API_BLUEPRINTS = [jobs.blp, job_predict.blp, plans.blp, models.blp, examples.blp, sweeps.blp,
+                  datasets.blp, health.blp, predict.blp, insight.blp, trace.blp]
 PAGE_BLUEPRINTS = [ui.blp, v2.blp]
 
 

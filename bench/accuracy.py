@@ -16,11 +16,11 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import engine  # noqa: E402
+from engine.examples import example  # noqa: E402
 
-SPEC = {"layers": [{"units": 512, "activation": "relu", "dropout": 0.2},
-                   {"units": 512, "activation": "relu", "dropout": 0.2},
-                   {"units": 10, "activation": "softmax"}],
-        "loss": "cross_entropy", "init": "he"}
+# the built-in example `strong-mnist` (GET /v1/examples/strong-mnist) is this benchmark's setup
+JOB = example("strong-mnist")["spec"]
+SPEC = JOB["model"]
 
 
 class Progress(engine.Callback):
@@ -38,9 +38,7 @@ def main():
     args = parser.parse_args()
     (X_train, y_train), (X_test, y_test) = engine.datasets.load("mnist")
     net = engine.Network.from_spec(SPEC, input_size=784, seed=args.seed)
-    config = {"epochs": args.epochs, "batch_size": 128, "seed": args.seed,
-              "optimizer": {"name": "adam", "learning_rate": 1e-3},
-              "lr_schedule": {"name": "cosine", "min_learning_rate": 1e-5}}
+    config = {**JOB["training"], "epochs": args.epochs, "seed": args.seed}
     print(f"{net}\ntraining config: {config}", flush=True)
     started = time.perf_counter()
     net.fit(X_train, y_train, validation_data=(X_test, y_test), callbacks=[Progress()], **config)
