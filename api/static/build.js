@@ -3,7 +3,7 @@
 // the raw JSON kept in sync; the spec in the URL so a link reproduces the form.
 
 import { ApiError, list, openapi, post, schema } from "./api.js";
-import { $, el, initKeyForm, notice, report } from "./dom.js";
+import { $, duration, el, initKeyForm, notice, report, table } from "./dom.js";
 
 const choices = {}; // filled from the API by loadChoices()
 let spec = null; // the job body being edited: {name, dataset, model, training}
@@ -264,8 +264,56 @@ function showErrors(errors) {
 
 // ---- the plan -----------------------------------------------------------------------------------
 
+function scaled(count, unit) {
+  for (const [size, prefix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
+    if (count >= size) return `${(count / size).toFixed(1)} ${prefix}${unit}`;
+  }
+  return `${count} ${unit}`;
+}
+
+function showPlan(plan) {
+  const time = plan.time || {};
+  const speed = time.speed;
+  const timing = time.seconds_per_job === null || time.seconds_per_job === undefined
+    ? time.note || "no time estimate"
+    : `about ${duration(time.seconds_per_epoch)} per epoch, ${duration(time.seconds_per_job)} in all`
+      + (speed && speed.worker ? ` (speed measured by ${speed.worker})` : "");
+  $("plan").replaceChildren(
+    el("p", {}, el("strong", {}, `${plan.parameters.toLocaleString("en")} parameters`),
+      ` · ${scaled(plan.memory.total_bytes, "B")} of memory at batch ${plan.batch_size}`),
+    el("p", {}, `${plan.samples.training.toLocaleString("en")} training rows`
+      + (plan.samples.validation ? `, ${plan.samples.validation.toLocaleString("en")} for validation` : "")
+      + `; ${plan.batches_per_epoch} batches per epoch; ${scaled(plan.flops.per_epoch, "FLOP")} per epoch, `
+      + `${scaled(plan.flops.per_job, "FLOP")} for ${plan.epochs} epochs`),
+    el("p", { id: "plan-time" }, timing),
+    table(["layer", "units", "activation", "inputs", "parameters"], plan.layers.map((layer) => [
+      String(layer.layer + 1), String(layer.units), layer.activation, String(layer.fan_in),
+      layer.parameters.toLocaleString("en")])),
+    el("h3", {}, plan.warnings.length ? "Warnings" : "No warnings"),
+    el("ul", { id: "plan-warnings" }, plan.warnings.map((warning) => el("li", { dataset: { rule: warning.id } },
+      el("strong", {}, warning.title), el("br"), warning.reason, el("br"), el("em", {}, warning.suggestion)))));
+}
+
+let planRequest = 0;
+
+/** The plan of the spec as it stands; its 422s go beside the fields, as the job's would. */
 async function updatePlan() {
   describeDataset();
+  const ticket = ++planRequest;
+  try {
+    const plan = await post("/v1/plans", spec);
+    if (ticket !== planRequest) return; // an answer to an older edit
+    clearErrors();
+    showPlan(plan);
+  } catch (error) {
+    if (ticket !== planRequest) return;
+    if (error instanceof ApiError && error.status === 422) {
+      showErrors(error.errors);
+      $("plan").replaceChildren(el("p", { class: "errors" }, "Fix the fields marked in red to see the plan."));
+    } else {
+      report(error);
+    }
+  }
 }
 
 // ---- submitting ---------------------------------------------------------------------------------

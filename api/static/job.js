@@ -24,7 +24,11 @@ function showProgress() {
   if (job.error) parts.push(`error: ${job.error.message}`);
   $("progress-text").textContent = parts.join(" · ");
   $("cancel").hidden = TERMINAL.has(job.status);
-  $("cancel").disabled = Boolean(job.cancel_requested);
+  $("cancel").disabled = Boolean(job.cancel_requested || job.stop_requested);
+  // Stop-and-keep ends a running job after its current batch and saves what it learned.
+  $("stop").hidden = job.status !== "running";
+  $("stop").disabled = Boolean(job.cancel_requested || job.stop_requested);
+  if (job.stop_requested && !TERMINAL.has(job.status)) $("stop").textContent = "Stopping after this batch…";
 }
 
 function showSummary() {
@@ -134,14 +138,16 @@ async function load() {
   }
 }
 
-$("cancel").addEventListener("click", async () => {
-  try {
-    Object.assign(job, await post(`/v1/jobs/${jobId}/cancel`));
-    showProgress();
-  } catch (error) {
-    report(error);
-  }
-});
+for (const action of ["cancel", "stop"]) {
+  $(action).addEventListener("click", async () => {
+    try {
+      Object.assign(job, await post(`/v1/jobs/${jobId}/${action}`));
+      showProgress();
+    } catch (error) {
+      report(error);
+    }
+  });
+}
 
 initKeyForm(load);
 load();

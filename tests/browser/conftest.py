@@ -22,6 +22,7 @@ from tests.api.conftest import GunicornServer
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+PLAN_REFUSED = r"status of 422.*/v1/plans"  # a half-edited spec: the Build page shows why
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 FINISHED = {"succeeded", "failed", "cancelled"}
 XOR_BODY = {

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.browser.conftest import XOR_BODY, open_tab, screenshot
+from tests.browser.conftest import MNIST_BODY, PLAN_REFUSED, XOR_BODY, open_tab, screenshot
 
 
 def chart_traces(page, chart_id: str) -> list[dict]:
@@ -52,9 +52,16 @@ def fill_xor_form(page) -> None:
 
 
 def test_build_xor_in_the_form_then_watch_its_curves(page, studio):
+    page.console_watch.allow(PLAN_REFUSED)
     page.goto("/build")
     page.wait_for_selector("#f-dataset")
     fill_xor_form(page)
+    # The plan follows the form: XOR 2-3-1 has 2*3+3 + 3*1+1 = 13 parameters, and a batch of 4
+    # is the whole dataset.
+    page.wait_for_selector("#plan:has-text('13 parameters')")
+    assert page.locator("#plan-warnings li").count() == 0
+    plan = studio.http.post("/v1/plans", json=page.evaluate("JSON.parse(document.getElementById('json').value)")).json()
+    assert plan["parameters"] == 13 and plan["warnings"] == []
     # The raw JSON view follows the form, and the URL carries the spec.
     body = page.evaluate("JSON.parse(document.getElementById('json').value)")
     assert body["model"]["layers"] == [{"units": 3, "activation": "tanh"},
@@ -86,10 +93,15 @@ def test_a_bad_layer_shows_the_message_beside_its_field(page, studio):
     fill_xor_form(page)
     page.select_option("#f-model-layers-0-activation", "softmax")
     page.fill("#f-model-layers-1-units", "0")
-    jobs_before = studio.http.get("/v1/jobs").headers["X-Pagination"]
-    page.get_by_role("button", name="Train it").click()
+    # As you edit, the plan's 422 already puts the messages beside the fields ...
     activation_error = page.locator("#f-model-layers-0-activation-error")
     activation_error.wait_for()
+    assert "only allowed on the output layer" in activation_error.inner_text()
+    page.wait_for_selector("#plan:has-text('Fix the fields marked in red')")
+    # ... and submitting gets the same answer from the jobs endpoint, with nothing queued.
+    jobs_before = studio.http.get("/v1/jobs").headers["X-Pagination"]
+    page.get_by_role("button", name="Train it").click()
+    page.wait_for_selector("#submit-state:has-text('Not sent')")
     assert "only allowed on the output layer" in activation_error.inner_text()
     assert "must be >= 1, got 0" in page.locator("#f-model-layers-1-units-error").inner_text()
     assert page.get_attribute("#f-model-layers-1-units", "aria-invalid") == "true"
@@ -140,6 +152,21 @@ def test_the_job_page_shows_layer_health_and_draws_against_the_job(page, studio,
     screenshot(page, "job-mnist")
 
 
+def test_stop_and_keep_from_the_job_page(page, studio):
+    job = studio.submit({**MNIST_BODY, "name": "mnist-stopped",
+                         "training": {**MNIST_BODY["training"], "epochs": 30}})
+    page.goto(f"/job?id={job['id']}")
+    page.wait_for_function("document.getElementById('loss-chart').data?.[0]?.x.length >= 1",
+                           timeout=120_000)
+    page.get_by_role("button", name="Stop and keep the model").click()
+    page.wait_for_selector("#progress-text:has-text('stop reason: stopped')", timeout=120_000)
+    done = studio.wait(job["id"])
+    assert done["status"] == "succeeded" and done["stop_reason"] == "stopped"
+    assert len(done["metrics"]) < 30 and done["model_id"]
+    page.wait_for_selector("#summary a:has-text('open the model')")
+    assert page.get_by_role("button", name="Cancel (keep nothing)").is_hidden()
+
+
 def test_a_confusion_cell_opens_its_mistakes(page, studio, mnist_job):
     model = studio.http.get(f"/v1/models/{mnist_job['model_id']}").json()
     matrix = model["evaluation"]["confusion_matrix"]
@@ -187,6 +214,7 @@ def test_compare_overlays_two_jobs(page, studio, xor_job):
 def test_pages_fit_a_phone(browser, studio, path):
     context, tab = open_tab(browser, studio.url, viewport={"width": 375, "height": 740},
                             is_mobile=True, has_touch=True)
+    tab.console_watch.allow(PLAN_REFUSED)
     tab.goto(path)
     tab.wait_for_load_state("networkidle")
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
