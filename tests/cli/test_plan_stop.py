@@ -10,7 +10,6 @@ import pytest
 
 import mlpq
 from tests.cli.conftest import MLPQ, SMALL_MNIST, run_mlpq, write_json
-from tests.service_fixtures import wait_until
 
 LONG = {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}}
 
@@ -20,7 +19,8 @@ def test_detach_off_a_terminal_then_stop_keeps_the_model(url, client):
     watcher = subprocess.Popen([MLPQ, "--url", url, "status", job.id, "--watch"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: job.refresh().history, timeout=120, message="a finished epoch")
+        while not watcher.stdout.readline().startswith("epoch"):  # watching, an epoch done
+            assert watcher.poll() is None, watcher.stderr.read()
         watcher.send_signal(signal.SIGINT)
         stdout, stderr = watcher.communicate(timeout=60)
     finally:
