@@ -2,7 +2,7 @@
 // OpenAPI document, /v1/datasets, /v1/examples); the API's 422 messages beside their fields;
 // the raw JSON kept in sync; the spec in the URL so a link reproduces the form.
 
-import { ApiError, list, openapi, post, schema } from "./api.js";
+import { ApiError, list, post, schema } from "./api.js";
 import { $, duration, el, initKeyForm, notice, report, table } from "./dom.js";
 
 const choices = {}; // filled from the API by loadChoices()
@@ -47,8 +47,7 @@ async function loadChoices() {
   choices.hyperparameterRules = optimizer.properties;
   choices.training = training.properties;
   choices.datasets = Object.fromEntries(datasets.map((dataset) => [dataset.name, dataset]));
-  const paths = (await openapi()).paths;
-  examples = paths["/v1/examples"] ? await list("/v1/examples") : [];
+  examples = await list("/v1/examples");
   $("example").append(...examples.map((example) => el("option", { value: example.name }, example.title || example.name)));
 }
 
@@ -196,7 +195,7 @@ function changed(structural = false) {
   if (structural) renderForm();
   $("json").value = JSON.stringify(spec, null, 2);
   $("json-error").textContent = "";
-  history.replaceState(null, "", `${location.pathname}#spec=${encodeURIComponent(JSON.stringify(spec))}`);
+  history.replaceState(null, "", `${location.pathname}${location.search}#spec=${encodeURIComponent(JSON.stringify(spec))}`);
   clearTimeout(planTimer);
   planTimer = setTimeout(updatePlan, 300);
 }
@@ -224,7 +223,7 @@ function onJsonEdit() {
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("the body must be a JSON object");
     spec = parsed;
     renderForm();
-    history.replaceState(null, "", `${location.pathname}#spec=${encodeURIComponent(JSON.stringify(spec))}`);
+    history.replaceState(null, "", `${location.pathname}${location.search}#spec=${encodeURIComponent(JSON.stringify(spec))}`);
     $("json-error").textContent = "";
     clearTimeout(planTimer);
     planTimer = setTimeout(updatePlan, 300);
@@ -343,9 +342,19 @@ function loadExample(name) {
   const example = examples.find((candidate) => candidate.name === name);
   if (!example) return;
   spec = exampleBody(example);
-  $("example-about").textContent = [example.description, example.idea].filter(Boolean).join(" ");
+  const expect = example.expect
+    ? `Expect ${example.expect.metric} ≥ ${example.expect.min}${example.expect.epochs_note ? ` (${example.expect.epochs_note})` : ""}.`
+    : "";
+  $("example-about").textContent = [example.description, example.idea, expect].filter(Boolean).join(" ");
+  setQueryExample(name);
   clearErrors();
   changed(true);
+}
+
+/** ?example=NAME in the URL while the form still holds that example as loaded. */
+function setQueryExample(name) {
+  const search = name ? `?example=${encodeURIComponent(name)}` : "";
+  history.replaceState(null, "", `${location.pathname}${search}${location.hash}`);
 }
 
 function initialSpec() {

@@ -55,6 +55,16 @@ def test_build_xor_in_the_form_then_watch_its_curves(page, studio):
     page.console_watch.allow(PLAN_REFUSED)
     page.goto("/build")
     page.wait_for_selector("#f-dataset")
+    # Every built-in example is offered, and picking one fills the form with its spec.
+    examples = studio.http.get("/v1/examples").json()
+    offered = page.eval_on_selector_all("#example option", "(options) => options.map((o) => o.value)")
+    assert offered == ["", *(example["name"] for example in examples)]
+    nielsen = next(example for example in examples if example["name"] == "nielsen-784-30-10")
+    page.select_option("#example", nielsen["name"])
+    assert page.evaluate("JSON.parse(document.getElementById('json').value)") == nielsen["spec"]
+    assert page.input_value("#f-model-layers-0-units") == "30"
+    assert page.input_value("#f-training-optimizer-name") == nielsen["spec"]["training"]["optimizer"]["name"]
+    assert "example=nielsen-784-30-10" in page.url
     fill_xor_form(page)
     # The plan follows the form: XOR 2-3-1 has 2*3+3 + 3*1+1 = 13 parameters, and a batch of 4
     # is the whole dataset.
