@@ -108,6 +108,13 @@ class Client:
         (the body `train` takes), with nothing queued."""
         return self.post("/v1/plans", spec)
 
+    def examples(self) -> list[dict]:
+        """The built-in examples: name, title, description, idea, expect and a ready `spec`."""
+        return self.get("/v1/examples")
+
+    def example(self, name: str) -> dict:
+        return self.get(f"/v1/examples/{name}")
+
     def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
         """The job's Server-Sent Events from the start (or after `last_event_id`) until it ends,
         reconnecting with Last-Event-ID whenever the stream is cut."""

@@ -1,4 +1,4 @@
-"""`mlpq plan`: what a job would cost, and what may go wrong, before it runs."""
+"""`mlpq plan` (what a job would cost, and what may go wrong) and `mlpq examples`."""
 
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ LAYER_COLUMNS = {"layer": "layer", "units": "units", "activation": "activation",
 
 @click.command()
 @click.argument("spec_file", metavar="[SPEC.json]", required=False, type=click.Path(dir_okay=False))
+@click.option("--example", metavar="NAME", help="plan a built-in example")
 @click.option("--dataset")
 @click.option("--layers", metavar="UNITS:ACT,...")
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @json_option
-def plan(spec_file, **flags):
+def plan(spec_file, example, **flags):
     """Plan a job before running it: parameters, memory, FLOPs, time and teaching warnings."""
-    spec = apply_overrides(base_spec(spec_file), **flags)
+    spec = apply_overrides(base_spec(spec_file, example), **flags)
     if "model" not in spec:
-        raise click.UsageError("give SPEC.json or --layers")
+        raise click.UsageError("give SPEC.json, --example NAME or --layers")
     found = options().client.plan(spec)
     if options().json:
         return print_json(found)
@@ -50,4 +51,25 @@ def plan(spec_file, **flags):
     return EXIT_OK
 
 
-COMMANDS = [plan]
+@click.command()
+@json_option
+def examples():
+    """The built-in examples; train one with `mlpq train --example NAME --watch`."""
+    found = options().client.examples()
+    if options().json:
+        return print_json(found)
+    rows = [{**example, "dataset": example["spec"]["dataset"], "expect": _expect(example.get("expect"))}
+            for example in found]
+    show_table(rows, {"name": "name", "title": "title", "dataset": "dataset", "expect": "expect",
+                      "description": "description"}, title="examples")
+    return EXIT_OK
+
+
+def _expect(expect: dict | None) -> str:
+    if not expect:
+        return "-"
+    bounds = [f">= {expect['min']}" if "min" in expect else "", f"<= {expect['max']}" if "max" in expect else ""]
+    return f"{expect.get('metric')} {' '.join(filter(None, bounds))}".strip()
+
+
+COMMANDS = [plan, examples]

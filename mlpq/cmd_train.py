@@ -28,6 +28,7 @@ REMOTE_CHOICES = {"c": "cancel", "s": "stop", "d": "detach"}
 
 @click.command()
 @click.argument("spec_file", metavar="[SPEC.json]", required=False, type=click.Path(dir_okay=False))
+@click.option("--example", metavar="NAME", help="start from a built-in example (see `mlpq examples`)")
 @click.option("--name", help="the job's name")
 @click.option("--dataset", help="mnist, fashion-mnist, xor, ... (overrides the spec's)")
 @click.option("--layers", metavar="UNITS:ACT,...", help="e.g. 256:relu,128:relu,10:softmax "
@@ -45,17 +46,17 @@ REMOTE_CHOICES = {"c": "cancel", "s": "stop", "d": "detach"}
 @click.option("--save", metavar="DIR", help="with --local: save the trained model to DIR")
 @click.option("--data-dir", envvar="MLPQ_DATA_DIR", help="with --local: dataset directory")
 @json_option
-def train(spec_file, watch, timeout, run_local, save, data_dir, **flags):
-    """Train a network from SPEC.json (the body POST /v1/jobs takes) or flags.
+def train(spec_file, example, watch, timeout, run_local, save, data_dir, **flags):
+    """Train a network from SPEC.json (the body POST /v1/jobs takes), an --example, or flags.
 
     \b
       mlpq train xor.json --watch
       mlpq train --dataset mnist --layers 128:relu,10:softmax --epochs 3 --watch
       mlpq train mnist.json --local --save mnist-model
     """
-    spec = apply_overrides(base_spec(spec_file), **flags)
+    spec = apply_overrides(base_spec(spec_file, example, run_local), **flags)
     if "model" not in spec:
-        raise click.UsageError("give SPEC.json or --layers")
+        raise click.UsageError("give SPEC.json, --example NAME or --layers")
     as_json = options().json
     if run_local:
         return train_here(spec, save, data_dir, as_json)
@@ -71,9 +72,24 @@ def train(spec_file, watch, timeout, run_local, save, data_dir, **flags):
     return follow(job, timeout)
 
 
-def base_spec(spec_file: str | None) -> dict:
-    """The spec the flags are laid over: the file, or an MNIST job to fill in."""
-    return read_spec_file(spec_file) if spec_file else {"dataset": "mnist"}
+def base_spec(spec_file: str | None, example: str | None = None, run_local: bool = False) -> dict:
+    """The spec the flags are laid over: the file, the example (from the server, or from the
+    engine with --local), or an MNIST job for the flags to fill in."""
+    if spec_file and example:
+        raise click.UsageError("give SPEC.json or --example, not both")
+    if spec_file:
+        return read_spec_file(spec_file)
+    if example is None:
+        return {"dataset": "mnist"}
+    if not run_local:
+        return options().client.example(example)["spec"]
+    from engine.examples import EXAMPLES
+    from engine.examples import example as local_example
+
+    if example not in EXAMPLES:
+        raise click.BadParameter(f"no example {example!r}; choose one of: {', '.join(EXAMPLES)}",
+                                 param_hint="--example")
+    return local_example(example)["spec"]
 
 
 def follow(job, timeout: float | None = None) -> int:

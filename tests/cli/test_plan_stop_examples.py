@@ -1,4 +1,4 @@
-"""Commands on the endpoints added alongside: stop-and-keep and plans."""
+"""Commands on the endpoints added alongside: stop-and-keep, plans and the built-in examples."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import mlpq
-from tests.cli.conftest import MLPQ, SMALL_MNIST, run_mlpq, write_json
+from tests.cli.conftest import MLPQ, SMALL_MNIST, json_lines, run_mlpq, write_json
 
 LONG = {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}}
 
@@ -56,3 +56,19 @@ def test_plan_shows_layers_costs_and_warnings(url, tmp_path):
     assert [layer["units"] for layer in found["layers"]] == [30, 10] and found["warnings"]
     refused = run_mlpq("plan", "--dataset", "xor", "--layers", "0:relu", url=url)
     assert refused.returncode == 2 and "model.layers[0].units" in refused.stderr
+
+
+def test_examples_list_and_train_one(url, tmp_path):
+    listed = json.loads(run_mlpq("--json", "examples", url=url).stdout)
+    names = [example["name"] for example in listed]
+    assert "xor-log-loss" in names and all("spec" in example for example in listed)
+    table = run_mlpq("examples", url=url)
+    assert table.returncode == 0 and "xor-log-loss" in table.stdout
+    trained = run_mlpq("--json", "train", "--example", "and-perceptron", "--watch", url=url)
+    assert trained.returncode == 0, trained.stderr
+    result = json_lines(trained.stdout)[-1]["data"]
+    assert result["status"] == "succeeded" and result["evaluation"]["accuracy"] == 1.0
+    here = run_mlpq("train", "--local", "--example", "and-perceptron")
+    assert here.returncode == 0 and "test accuracy 1.0000 (4/4)" in here.stdout
+    missing = run_mlpq("train", "--example", "no-such-example", url=url)
+    assert missing.returncode == 3 and "no example" in missing.stderr
