@@ -108,18 +108,19 @@ class Network:
     def feedforward(self, x, workspace, rng=None):
         """Forward pass of x (n, input_size) into `workspace`; dropout only when `rng` is given.
 
-        Returns the output activations (n, units_out); workspace.z[-1] keeps the output
-        pre-activation for the loss."""
+        Layer by layer, zˡ = aˡ⁻¹ Wˡ + bˡ and aˡ = σ(zˡ). Returns the output activations
+        (n, units_out); workspace.z_out keeps the output pre-activation for the loss."""
         a = workspace.inputs[0] = x
         workspace.masks.clear()
         last = len(self._params) - 1
         for index, (layer, activation) in enumerate(zip(self._params, self.activations, strict=True)):
-            z = workspace.z[index]
+            # zˡ is built in the buffer that will hold aˡ: hidden layers keep only a
+            z = workspace.z_out if index == last else workspace.a[index]
             np.matmul(a, layer["W"], out=z)
             z += layer["b"]
             if index == last:
                 return activation.forward(z, out=workspace.output)
-            a = activation.forward(z, out=z)  # hidden layers keep only a; backprop needs no z
+            a = activation.forward(z, out=z)  # aˡ = σ(zˡ), in place: this buffer now holds aˡ
             if rng is not None and self.dropout[index]:
                 a = workspace.drop(index, a, rng, self.dropout[index])
             workspace.inputs[index + 1] = a
@@ -128,21 +129,28 @@ class Network:
         """Gradients of the mean loss over the batch into self.weight_grads / bias_grads.
 
         Call right after `feedforward(x, workspace, ...)`; targets are `loss.targets(...)`
-        for the batch's labels."""
+        for the batch's labels. The four equations of backpropagation (Nielsen, ch. 2), with
+        rows as samples, so δˡ is (n, units_l) and Wˡ is (units_l-1, units_l):"""
         last = len(self._params) - 1
-        delta = self.loss.delta(workspace.z[last], workspace.output, targets,
+        # BP1: δᴸ = ∂C/∂zᴸ, from the loss (a - y when fused with softmax or sigmoid), already / n
+        delta = self.loss.delta(workspace.z_out, workspace.output, targets,
                                 self.activations[last], out=workspace.delta[last])
         for index in range(last, -1, -1):
             grads = self._grads[index]
+            # BP4: ∂C/∂Wˡ = (aˡ⁻¹)ᵀ δˡ, summed over the batch by the product, (units_l-1, units_l)
             np.matmul(workspace.inputs[index].T, delta, out=grads["W"])
-            np.matmul(workspace.ones, delta, out=grads["b"])  # column sums, as one BLAS call
+            # BP3: ∂C/∂bˡ = Σ over the batch of δˡ, (units_l,). Written as ones(n) @ δˡ for speed:
+            # one BLAS call instead of NumPy's column-by-column reduction delta.sum(axis=0).
+            np.matmul(workspace.ones, delta, out=grads["b"])
             if index == 0:
                 break
+            # BP2: δˡ⁻¹ = (δˡ (Wˡ)ᵀ) ⊙ σ'(zˡ⁻¹); σ' is read from aˡ⁻¹ (its buffer), times the
+            # dropout mask when that layer's outputs were dropped
             below = workspace.delta[index - 1]
             np.matmul(delta, self._params[index]["W"].T, out=below)
             if index - 1 in workspace.masks:
                 below *= workspace.masks[index - 1]
-            delta = self.activations[index - 1].backward(below, workspace.z[index - 1], out=below)
+            delta = self.activations[index - 1].backward(below, workspace.a[index - 1], out=below)
 
     def forward_all(self, X, callback):
         """Feed X through in chunks; `callback(start, stop, workspace, output)` per chunk."""
@@ -193,7 +201,7 @@ class Network:
 
         def accumulate(start, stop, workspace, output):
             targets = self.loss.targets(y[start:stop], self.sizes[-1], self.dtype)
-            total[0] += self.loss.value(workspace.z[-1], output, targets) * (stop - start)
+            total[0] += self.loss.value(workspace.z_out, output, targets) * (stop - start)
 
         self.forward_all(X, accumulate)
         return total[0] / max(len(X), 1) + l2_penalty(self.weights, weight_decay)

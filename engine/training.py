@@ -170,7 +170,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
             x = np.take(X, rows, axis=0, out=workspace.x, mode="clip")  # "raise" would buffer
             batch_targets, labels = targets[rows], y[rows]
         output = network.feedforward(x, workspace, rng)
-        loss = network.loss.value(workspace.z[-1], output, batch_targets)
+        loss = network.loss.value(workspace.z_out, output, batch_targets)
         if not math.isfinite(loss):
             _check_finite(X)  # bad data is a ValueError naming rows, not a training failure
             raise TrainingError(f"non-finite loss at epoch {epoch_index + 1}, batch {batch}",
@@ -211,7 +211,7 @@ def score(network, X, y):
 
     def accumulate(start, stop, workspace, output):
         targets = network.loss.targets(y[start:stop], network.sizes[-1], network.dtype)
-        totals[0] += network.loss.value(workspace.z[-1], output, targets) * (stop - start)
+        totals[0] += network.loss.value(workspace.z_out, output, targets) * (stop - start)
         totals[1] += count_correct(output, y[start:stop])
 
     network.forward_all(X, accumulate)

@@ -36,8 +36,8 @@ def test_memory_counts_the_engine_buffers_and_adam_state():
     net = Network.from_spec(SPEC["model"], input_size=784)
     assert memory["weights_bytes"] == net.weights.nbytes + net.biases.nbytes
     workspace = net.workspace(100)
-    workspace.drop(0, np.zeros_like(workspace.z[0]), np.random.default_rng(0), 0.5)
-    buffers = [workspace.x, *workspace.z, workspace.output, *workspace.delta,
+    workspace.drop(0, np.zeros_like(workspace.a[0]), np.random.default_rng(0), 0.5)
+    buffers = [workspace.x, *workspace.a, workspace.z_out, workspace.output, *workspace.delta,
                *workspace._mask.values(), *workspace._dropped.values()]
     assert memory["activations_bytes"] == sum(buffer.nbytes for buffer in buffers)
     assert memory["total_bytes"] == (memory["weights_bytes"] + memory["gradients_bytes"]
