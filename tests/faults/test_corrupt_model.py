@@ -100,8 +100,13 @@ def test_a_damaged_model_is_refused_by_name_and_others_keep_serving(
 def test_a_repaired_model_serves_again(healthy_model, copy_model, worker_settings, artifact_dir):
     client = make_app(worker_settings).test_client()
     broken_id, directory = copy_model()
+    healthy = predict(client, broken_id)
+    assert healthy.status_code == 200
     original = (directory / "weights.npz").read_bytes()
     flip_bytes(directory / "weights.npz")
     assert predict(client, broken_id).status_code == 409
     (directory / "weights.npz").write_bytes(original)  # e.g. restored from a backup
-    assert predict(client, broken_id).status_code == 200
+    repaired = predict(client, broken_id)
+    assert repaired.status_code == 200
+    # the restored weights are the ones serving: the same answers as before the damage
+    assert repaired.get_json()["predictions"] == healthy.get_json()["predictions"]

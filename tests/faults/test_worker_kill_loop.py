@@ -14,19 +14,20 @@ from tests.faults.conftest import (
     recovery_after,
     status_events,
 )
-from tests.service_fixtures import FAST_SETTINGS, wait_until
+from tests.service_fixtures import wait_until
 from worker.ids import model_id_for_job
 
 KILLS = 10
 EPOCHS = 24  # about 1.5 epochs are trained between kills, so the job outlives the tenth
-CHECKPOINT_SECONDS = float(FAST_SETTINGS["MLPQ_CHECKPOINT_SECONDS"])
+# A checkpoint after every epoch (MLPQ_CHECKPOINT_SECONDS=0): then no recorded epoch may be lost.
+EVERY_EPOCH = {"MLPQ_CHECKPOINT_SECONDS": "0"}
 
 
 @pytest.mark.slow
 def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service):
     service = isolated_service
     rng = random.Random(6)
-    worker = service.start_worker()
+    worker = service.start_worker(env_overrides=EVERY_EPOCH)
     job_id = service.submit(mnist_spec(EPOCHS), dataset="mnist", name="kill-loop")
     kills = []  # (killed_at, metrics before the kill, checkpoint epoch and history on disk)
     with JobSampler(service.jobs, job_id) as sampler:
@@ -47,7 +48,7 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
             kills.append((killed_at, before["metrics"], checkpoint["epoch"] if checkpoint else 0,
                           checkpoint["history"] if checkpoint else []))
             recorded = len(before["metrics"])
-            worker = service.start_worker()
+            worker = service.start_worker(env_overrides=EVERY_EPOCH)
         job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
                          timeout=120, message="the job to finish after the last kill")
 
@@ -58,10 +59,8 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
         assert job["metrics"][:checkpointed] == checkpoint_history[:checkpointed], f"kill {number}"
         seen = min(checkpointed, len(metrics_before))
         assert job["metrics"][:seen] == metrics_before[:seen], f"kill {number}"
-        lost = metrics_before[checkpointed:]
-        # Only epochs finished since the last checkpoint can be lost, and checkpoints come
-        # every MLPQ_CHECKPOINT_SECONDS, so the lost epochs took less than that in all.
-        assert sum(entry["seconds"] for entry in lost) < CHECKPOINT_SECONDS, (number, lost)
+        # Each epoch is checkpointed before its metrics are recorded, so none recorded is lost.
+        assert metrics_before[checkpointed:] == [], f"kill {number}"
     kill_epochs = [len(metrics) for _at, metrics, _c, _h in kills]
     assert kill_epochs == sorted(set(kill_epochs)), f"each kill lands on a later epoch: {kill_epochs}"
 

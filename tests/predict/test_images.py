@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -136,12 +135,10 @@ def test_a_large_jpeg_photo_decodes_at_reduced_scale_quickly():
     page.paste(Image.new("L", (400, 1600), 30), (1800, 700))  # a dark "1" on light paper
     buffer = io.BytesIO()
     page.save(buffer, "JPEG", quality=85)
-    started = time.perf_counter()
     grey = decode_greyscale(buffer.getvalue())
     assert max(grey.shape) <= 2048  # decoded through JPEG draft mode, not at 12 megapixels
     seen = to_mnist(grey)
     assert ink_box(seen)[0] == 20
-    assert time.perf_counter() - started < 5  # generous: a guard against full-size decoding
 
 
 REJECTED = [
