@@ -282,7 +282,7 @@ function showPlan(plan) {
       ` · ${scaled(plan.memory.total_bytes, "B")} of memory at batch ${plan.batch_size}`),
     el("p", {}, `${plan.samples.training.toLocaleString("en")} training rows`
       + (plan.samples.validation ? `, ${plan.samples.validation.toLocaleString("en")} for validation` : "")
-      + `; ${plan.batches_per_epoch} batches per epoch; ${scaled(plan.flops.per_epoch, "FLOP")} per epoch, `
+      + `; ${plan.batches_per_epoch} batch${plan.batches_per_epoch === 1 ? "" : "es"} per epoch; ${scaled(plan.flops.per_epoch, "FLOP")} per epoch, `
       + `${scaled(plan.flops.per_job, "FLOP")} for ${plan.epochs} epochs`),
     el("p", { id: "plan-time" }, timing),
     table(["layer", "units", "activation", "inputs", "parameters"], plan.layers.map((layer) => [

@@ -46,6 +46,24 @@ function showSummary() {
   $("compare-link").hidden = false;
 }
 
+function showPlan() {
+  const plan = job.plan;
+  $("plan-section").hidden = !plan;
+  if (!plan) return;
+  const time = plan.time || {};
+  const spent = job.metrics.reduce((total, entry) => total + (entry.seconds || 0), 0);
+  const estimate = time.seconds_per_job === null || time.seconds_per_job === undefined
+    ? time.note || "no time estimate"
+    : `estimated ${duration(time.seconds_per_job)} of training`
+      + (job.metrics.length ? `; the epochs so far took ${duration(spent)}` : "");
+  $("plan").replaceChildren(
+    el("p", {}, `${plan.parameters.toLocaleString("en")} parameters · ${plan.batches_per_epoch} batches per epoch · ${estimate}`),
+    plan.warnings.length
+      ? el("ul", {}, plan.warnings.map((warning) => el("li", {}, el("strong", {}, warning.title), el("br"),
+        warning.reason, el("br"), el("em", {}, warning.suggestion))))
+      : el("p", { class: "muted" }, "No teaching warnings."));
+}
+
 function showCurves() {
   drawHistory($("loss-chart"), $("accuracy-chart"), job.metrics);
   const withLayers = job.metrics.some((entry) => Array.isArray(entry.layers) && entry.layers.length);
@@ -59,6 +77,7 @@ function showCurves() {
 
 function render() {
   showSummary();
+  showPlan();
   showProgress();
   showCurves();
 }
