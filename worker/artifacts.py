@@ -56,12 +56,15 @@ class ArtifactStore:
 
     def save_model(self, model_id: str, net, *, metadata: dict) -> dict:
         """Write `net` with its record atomically; returns the record as `get_model` gives it."""
+        self._save_local_model(model_id, net, metadata)
+        return self.get_model(model_id)
+
+    def _save_local_model(self, model_id: str, net, metadata: dict) -> None:
         target = self.model_dir(model_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         record = {field: metadata.get(field) for field in RECORD_FIELDS}
         record["id"] = model_id
         serialization.save(net, target, metadata=record)
-        return self.get_model(model_id)
 
     def get_model(self, model_id: str) -> dict | None:
         """The model's record (with `size_bytes` and `status`), or None if there is none."""

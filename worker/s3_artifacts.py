@@ -84,7 +84,7 @@ class S3ArtifactStore(ArtifactStore):
     # --- models ----------------------------------------------------------------------------
 
     def save_model(self, model_id: str, net, *, metadata: dict) -> dict:
-        super().save_model(model_id, net, metadata=metadata)  # the local copy, written atomically
+        self._save_local_model(model_id, net, metadata)  # the local copy, written atomically
         self._publish("models", model_id, self.model_dir(model_id))
         self._stamps.pop(model_id, None)
         return self.get_model(model_id)
@@ -154,6 +154,7 @@ class S3ArtifactStore(ArtifactStore):
             if len(self._stamps) > 4096:
                 self._stamps.clear()
         if cached[1] is None:
+            ArtifactStore.delete_model(self, model_id)  # deleted elsewhere: drop our copy too
             raise ModelNotFound(model_id)
         return ("s3", cached[1])
 
