@@ -143,6 +143,7 @@ def test_the_model_cache_notices_replacement_and_deletion_by_another_host(s3_url
     time.sleep(STAMP_SECONDS * 1.5)
     with pytest.raises(ModelNotFound):
         cache.get(model_id)
+    assert not (tmp_path / "api" / "models" / model_id).exists()  # its stale local copy went too
 
 
 def test_readers_see_whole_models_while_another_host_rewrites_one(s3_url, xor_nets, tmp_path):
