@@ -29,8 +29,9 @@ ZIP_MEMORY_BYTES = 16 * 1024 * 1024
 def find_model(model_ref, dataset=None):
     """The model record for an id or for `latest` (the newest, optionally of one dataset).
 
-    404 when there is no such model or it belongs to someone else. Prediction endpoints
-    resolve `{model_id}` through here too, so `latest` works wherever an id does.
+    404 when there is no such model or it belongs to someone else. (Prediction endpoints
+    resolve references through api.serving.resolve_model, which also takes job ids and
+    applies the same `latest` rule, ArtifactStore.latest_model.)
     """
     artifacts = services().artifacts
     if model_ref == LATEST:

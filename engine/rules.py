@@ -20,9 +20,6 @@ class Violation:
     rule: str
     message: str
 
-    def to_dict(self) -> dict:
-        return {"path": self.path, "rule": self.rule, "message": self.message}
-
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 

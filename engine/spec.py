@@ -107,14 +107,12 @@ def _schedule_rules(name: str) -> dict[str, Rule]:
 
 
 MODEL_DEFAULTS = defaults(MODEL_RULES)
-LAYER_DEFAULTS = defaults(LAYER_RULES)
 TRAINING_DEFAULTS = {
     "optimizer": {"name": DEFAULT_OPTIMIZER, **defaults(_optimizer_rules(DEFAULT_OPTIMIZER))},
     **defaults(TRAINING_RULES),
     "early_stopping": None,
     "lr_schedule": {"name": "constant"},
 }
-EARLY_STOPPING_DEFAULTS = defaults(EARLY_STOPPING_RULES)
 
 
 # ---- model spec -------------------------------------------------------------------------------
