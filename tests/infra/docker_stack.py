@@ -33,8 +33,9 @@ STAND_INS = {
                       ["ENV LANG=C.UTF-8", 'CMD ["python3"]']),
     STAND_IN_REDIS: ("redis-server", ["WORKDIR /data", 'CMD ["redis-server"]']),
 }
-# The image the test builds from the Dockerfile; a fixed name so later runs reuse its layers.
-TEST_IMAGE = "mlpq-test/mlpq:latest"
+# The image the test builds from the Dockerfile, one tag per checkout: runs from two checkouts
+# at once must not start each other's code. Layers are shared, whatever the tag.
+TEST_IMAGE = f"mlpq-test/mlpq:{hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]}"
 # The flags this machine's kernel allows: no bridge network, containers on the host network.
 DOCKERD_COMMAND = ["dockerd", "--bridge=none", "--iptables=false"]
 DOCKERD_LOG = Path(tempfile.gettempdir()) / "mlpq-dockerd.log"

@@ -101,8 +101,11 @@ def test_dockerfile_is_slim_non_root_and_caches_dependencies():
     instructions = [line for line in lines if line and not line.startswith("#")]
     # The base image is a build argument whose default is python:3.11-slim.
     assert instructions[0] == "ARG PYTHON_IMAGE=python:3.11-slim"
-    stages = [line for line in instructions if line.startswith("FROM ")]
-    assert stages and all(line.split()[1] == "${PYTHON_IMAGE}" for line in stages)
+    # Every stage starts from that base or from an earlier stage.
+    stages = [line.split() for line in instructions if line.startswith("FROM ")]
+    names = [stage[3] for stage in stages if len(stage) == 4 and stage[2] == "AS"]
+    assert stages[0][1] == stages[-1][1] == "${PYTHON_IMAGE}"
+    assert all(stage[1] == "${PYTHON_IMAGE}" or stage[1] in names[:i] for i, stage in enumerate(stages))
     user = [line for line in instructions if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")
     assert any(line.startswith("HEALTHCHECK ") and "/healthz" in line for line in instructions)

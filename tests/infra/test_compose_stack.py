@@ -219,7 +219,7 @@ def test_two_workers_both_take_jobs(stack):
     # Both consume before anything is queued, so the first cannot drain the queue alone.
     wait_until(lambda: all(" ready." in stack.logs(worker) for worker in workers),
                timeout=180, interval=1, message="both workers to report ready")
-    job_ids = [stack.submit(mnist_job(f"compose-scale-{n}", epochs=2)) for n in range(4)]
+    job_ids = [stack.submit(mnist_job(f"compose-scale-{n}", epochs=1)) for n in range(4)]
     for job_id in job_ids:
         stack.wait_finished(job_id)
     for worker in workers:
@@ -228,7 +228,7 @@ def test_two_workers_both_take_jobs(stack):
 
 
 def test_restarting_the_worker_service_mid_job_resumes_the_job(stack):
-    epochs = 30
+    epochs = 12
     job_id = stack.submit(mnist_job("compose-restart", epochs=epochs))
     wait_until(lambda: len(stack.job(job_id)["metrics"]) >= 2, timeout=300, interval=0.2,
                message="two epochs before the restart")
