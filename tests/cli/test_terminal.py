@@ -71,8 +71,8 @@ def test_ctrl_c_while_watching_offers_cancel_stop_and_detach(url, client, tmp_pa
     assert client.job(job_id).record["stop_reason"] == "stopped"
 
 
-def test_tables_on_a_terminal(url, client):
-    client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 5}}, wait=True, timeout=60)
+def test_tables_card_and_text_curves_on_a_terminal(url, client):
+    job = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 30}}, wait=True, timeout=60)
     terminal = spawn("jobs", url=url)
     terminal.expect(r"┏━+┳")  # a rich table, not tab-separated lines
     terminal.expect(r"┃.*id.*┃.*name")
@@ -80,3 +80,15 @@ def test_tables_on_a_terminal(url, client):
     terminal.expect(pexpect.EOF)
     terminal.close()
     assert terminal.exitstatus == 0
+
+    terminal = spawn("curves", job.id, url=url)
+    terminal.expect(r"30 epochs")
+    terminal.expect(r"loss [▁▂▃▄▅▆▇█]{30}  \d\.\d{4} → \d\.\d{4}")  # a sparkline per series
+    terminal.expect(r"accuracy [▁▂▃▄▅▆▇█]{30}")
+    terminal.expect(pexpect.EOF)
+
+    terminal = spawn("model", job.model_id, url=url)
+    card = terminal.read()  # everything, up to the end
+    terminal.close()
+    assert terminal.exitstatus == 0
+    assert "Model card: xor" in card and "# Model card" not in card, "Markdown rendered, not raw"
