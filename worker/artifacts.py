@@ -33,6 +33,16 @@ RECORD_FIELDS = ("id", "job_id", "name", "dataset", "owner", "spec", "metrics", 
                  "stop_reason", "created_at")
 
 
+def select_models(records, *, owner: str | None = None, dataset: str | None = None) -> list[dict]:
+    """The listing rule every store shares: the records (None: unreadable, skipped) of `owner`
+    and of `dataset` when given, newest first."""
+    chosen = [record for record in records if record is not None
+              and (owner is None or record.get("owner") == owner)
+              and (dataset is None or record.get("dataset") == dataset)]
+    chosen.sort(key=lambda record: record.get("created_at") or "", reverse=True)
+    return chosen
+
+
 class ModelNotFound(LookupError):
     """No model has this id."""
 
@@ -76,20 +86,9 @@ class ArtifactStore:
         """Every complete model, newest first, optionally of one owner and/or dataset."""
         if not self.models_root.is_dir():
             return []
-        records = []
-        for directory in self.models_root.iterdir():
-            if not is_valid_id(directory.name):
-                continue  # temporary siblings of a save in progress
-            record = self._read_record(directory)
-            if record is None:
-                continue
-            if owner is not None and record.get("owner") != owner:
-                continue
-            if dataset is not None and record.get("dataset") != dataset:
-                continue
-            records.append(record)
-        records.sort(key=lambda record: record.get("created_at") or "", reverse=True)
-        return records
+        records = (self._read_record(directory) for directory in self.models_root.iterdir()
+                   if is_valid_id(directory.name))  # not the temporary siblings of a save
+        return select_models(records, owner=owner, dataset=dataset)
 
     def latest_model(self, *, owner: str | None = None, dataset: str | None = None) -> dict | None:
         """What the alias `latest` names: the newest model whose files are intact (status

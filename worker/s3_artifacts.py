@@ -29,7 +29,7 @@ from engine import serialization
 from engine.network import Network
 from engine.serialization import ModelFileError
 from engine.storage import write_directory
-from worker.artifacts import ArtifactStore, ModelNotFound, record_from_manifest
+from worker.artifacts import ArtifactStore, ModelNotFound, record_from_manifest, select_models
 from worker.ids import is_valid_id, validate_id
 
 # (directory kind) -> (JSON file, data file, the JSON field holding the data file's SHA-256)
@@ -111,16 +111,10 @@ class S3ArtifactStore(ArtifactStore):
         records = []
         for model_id, (key, etag) in manifests.items():
             record = self._record(model_id, key, etag, 0)
-            if record is None:
-                continue
-            record["size_bytes"] = sizes[model_id]
-            if owner is not None and record.get("owner") != owner:
-                continue
-            if dataset is not None and record.get("dataset") != dataset:
-                continue
+            if record is not None:
+                record["size_bytes"] = sizes[model_id]
             records.append(record)
-        records.sort(key=lambda record: record.get("created_at") or "", reverse=True)
-        return records
+        return select_models(records, owner=owner, dataset=dataset)
 
     def delete_model(self, model_id: str) -> bool:
         if not is_valid_id(model_id):
