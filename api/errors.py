@@ -6,9 +6,40 @@ from http import HTTPStatus
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from worker.ids import is_valid_id
+
 logger = logging.getLogger(__name__)
 
 ROOT_PATH = "body"
+# /v1/<collection>/<name>...: a path whose <name> is no id matches no route, yet the 404 should
+# still say which resource is missing, as the lookups by id do (not_found_message).
+NAMED_COLLECTIONS = {"/v1/models/": "model", "/v1/jobs/": "job"}
+LONGEST_NAME = 80
+
+
+def not_found_message(kind, name):
+    """"no model 'x' (or it belongs to another key)": every 404 for a job or model says this,
+    whether the id is malformed, unknown or another key's (which must look the same)."""
+    name = str(name)
+    shown = name if len(name) <= LONGEST_NAME else name[:LONGEST_NAME] + "..."
+    return f"no {kind} {shown!r} (or it belongs to another key)"
+
+
+def _named_resource_message():
+    """The not-found message for /v1/models/<name> or /v1/jobs/<name> when <name> is not a
+    well-formed reference (so no route matched); None for any other path."""
+    for prefix, kind in NAMED_COLLECTIONS.items():
+        if request.path.startswith(prefix):
+            name = request.path[len(prefix):].split("/", 1)[0]
+            # a well-formed id with an unknown sub-path is a missing route, not a missing model
+            if name and request.url_rule is None and not _well_formed(name, kind):
+                return not_found_message(kind, name)
+    return None
+
+
+def _well_formed(name, kind):
+    """An id the routes accept (api.converters), or for models the alias latest."""
+    return is_valid_id(name) or (kind == "model" and name == "latest")
 
 
 def error_response(code, message, errors=None, headers=None, error_type=None):
@@ -84,6 +115,8 @@ def handle_http_exception(error):
     data = getattr(error, "data", None) or {}
     errors = _error_paths(data)
     message = data.get("message")
+    if message is None and error.code == 404:
+        message = _named_resource_message()
     if message is None and error.code == 413 and request.max_content_length is not None:
         message = f"The request body is larger than {request.max_content_length} bytes."
     if message is None:

@@ -15,6 +15,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from api.blueprint import Blueprint
+from api.errors import not_found_message
 from api.model_cache import prepare
 from api.ownership import visible
 from api.predict import (
@@ -108,7 +109,7 @@ def job_weights(job_id: str):
     """(LoadedModel, answer header) for the job's latest weights, or PredictionError."""
     job = services().jobs.get(job_id)
     if job is None or not visible(job):
-        raise PredictionError(404, "job_not_found", f"No job with id {job_id}.", "job_id")
+        raise PredictionError(404, "job_not_found", not_found_message("job", job_id), "job_id")
     header = {"model_id": None, "job_id": job_id, "status": job["status"],
               "epochs": (job.get("spec") or {}).get("training", {}).get("epochs")}
     if job["status"] == "succeeded" and job.get("model_id"):

@@ -14,6 +14,7 @@ from flask_smorest import abort
 
 from api.auth import active_jobs_limit, too_many_active_jobs
 from api.blueprint import Blueprint
+from api.errors import not_found_message
 from api.ownership import current_owner, owner_filter, visible
 from api.plans import make_plan
 from api.schemas import JobCreateSchema, JobListArgsSchema, JobSchema
@@ -63,7 +64,7 @@ def find_job(job_id):
     """The job record, or 404 when it does not exist or belongs to someone else."""
     job = services().jobs.get(job_id)
     if job is None or not visible(job):
-        abort(404, message=f"No job with id {job_id}.")
+        abort(404, message=not_found_message("job", job_id))
     return job
 
 

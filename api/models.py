@@ -9,6 +9,7 @@ from flask_smorest import Page, abort
 
 from api.blueprint import Blueprint
 from api.converters import LATEST, IdConverter, no_latest_model, parameter_schema
+from api.errors import not_found_message
 from api.ownership import owner_filter, visible
 from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
 from api.services import services
@@ -41,7 +42,7 @@ def find_model(model_ref, dataset=None):
         return model
     model = artifacts.get_model(model_ref)
     if model is None or not visible(model):
-        abort(404, message=f"No model with id {model_ref}.")
+        abort(404, message=not_found_message("model", model_ref))
     return model
 
 
@@ -79,7 +80,7 @@ class ModelById(MethodView):
             abort(400, message="Delete a model by its id, not by the alias latest.")
         model = find_model(model_id)
         if not services().artifacts.delete_model(model["id"]):
-            abort(404, message=f"No model with id {model_id}.")
+            abort(404, message=not_found_message("model", model_id))
 
 
 @blp.route("/<model_ref:model_id>/download")
@@ -107,7 +108,7 @@ class ModelDownload(MethodView):
             return send_file(zip_model(directory), mimetype="application/zip", as_attachment=True,
                              download_name=f"mlpq-model-{model['id']}.zip")
         except (FileNotFoundError, ModelNotFound):  # deleted between the lookup and the read
-            abort(404, message=f"No model with id {model_id}.")
+            abort(404, message=not_found_message("model", model_id))
 
 
 def zip_model(directory):

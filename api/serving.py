@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from api.config import Setting
 from api.converters import LATEST, no_latest_model
+from api.errors import not_found_message
 from api.images import ImageLimits
 from api.model_cache import LoadedModel, ModelCache, ModelCorrupt
 from api.ownership import owner_filter, visible
@@ -123,19 +124,19 @@ def resolve_model(reference: str, dataset: str | None = None) -> LoadedModel:
         if reference != LATEST:
             model = _model_of_job(reference)
         else:
-            raise PredictionError(404, "model_not_found", f"No model with id {model_id}.") from None
+            raise PredictionError(404, "model_not_found", not_found_message("model", model_id)) from None
     except ModelCorrupt as error:
         raise PredictionError(409, "model_corrupt", str(error)) from None
     except ValueError:
-        raise PredictionError(404, "model_not_found", f"No model with id {reference}.") from None
+        raise PredictionError(404, "model_not_found", not_found_message("model", reference)) from None
     if not visible(model.record):
-        raise PredictionError(404, "model_not_found", f"No model with id {reference}.")
+        raise PredictionError(404, "model_not_found", not_found_message("model", reference))
     return model
 
 
 def _model_of_job(job_id: str) -> LoadedModel:
     """A job id stands for its model once the job succeeded; before that it is a 409."""
-    not_found = PredictionError(404, "model_not_found", f"No model with id {job_id}.")
+    not_found = PredictionError(404, "model_not_found", not_found_message("model", job_id))
     try:
         job = services().jobs.get(job_id)
     except redis.RedisError:

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 0.1
 REDIS_OUTAGE_SECONDS = 60.0
 OUTAGE_LOG_SECONDS = 10.0  # one warning per this long while Redis is unreachable, not one per write
+CHECKPOINT_COST_FACTOR = 10  # the gap between checkpoints is at least this times the last one's cost
 
 
 def retry_redis(action: Callable[[], object], patience: float = REDIS_OUTAGE_SECONDS):
@@ -50,6 +51,7 @@ class JobCallback(Callback):
         self.job_id, self.lease_token, self.keeper = job_id, lease_token, keeper
         self.progress_interval = progress_interval
         self.checkpoint_seconds = checkpoint_seconds
+        self._checkpoint_gap = checkpoint_seconds
         self.cancelled = self.stopped = self.handed_back = False
         self._unsaved_checkpoint: dict | None = None  # the last epoch's, when not yet written
         self.progress: dict | None = None
@@ -117,9 +119,13 @@ class JobCallback(Callback):
         # arithmetic) so that a hand-back can still write the latest.
         now = time.monotonic()
         checkpoint = state.network.checkpoint()
-        if self.handed_back or now - self._last_checkpoint >= self.checkpoint_seconds:
+        if self.handed_back or now - self._last_checkpoint >= self._checkpoint_gap:
             self.artifacts.save_checkpoint(self.job_id, checkpoint)
-            self._last_checkpoint, self._unsaved_checkpoint = now, None
+            done = time.monotonic()
+            # A checkpoint holds the whole history, so it grows with every epoch (1500 epochs
+            # of XOR: ~0.3 s each): waiting 10x its cost keeps checkpoints under ~10% of a run.
+            self._checkpoint_gap = max(self.checkpoint_seconds, CHECKPOINT_COST_FACTOR * (done - now))
+            self._last_checkpoint, self._unsaved_checkpoint = done, None
         else:
             self._unsaved_checkpoint = checkpoint
 
@@ -168,9 +174,11 @@ class JobCallback(Callback):
         completed = len(state.history)  # whole epochs, including those before a resume
         in_epoch = min(state.batch, batches) if state.epoch > completed else 0
         fraction = min((completed * batches + in_epoch) / (state.epochs * batches), 1.0)
+        # after an epoch's last batch (epoch end, job end) the position is that batch, not 0
+        shown_batch = in_epoch if state.epoch > completed or not completed else state.batches
         elapsed = time.monotonic() - self._started
         gained = fraction - self._start_fraction
         eta = elapsed / gained * (1.0 - fraction) if gained > 0 else None
         return {"epoch": max(state.epoch, completed), "epochs": state.epochs,
-                "batch": in_epoch, "batches": state.batches, "fraction": round(fraction, 6),
+                "batch": shown_batch, "batches": state.batches, "fraction": round(fraction, 6),
                 "eta_seconds": None if eta is None else round(eta, 3)}

@@ -77,6 +77,22 @@ def test_stream_delivers_every_epoch_then_ends(client, celery_worker, live_serve
     assert [e.data for e in events if e.name == "epoch"] == final["metrics"]
 
 
+def test_final_progress_reports_the_last_batch(client, celery_worker, live_server):
+    """Not `batch: 0` with `fraction: 1.0`: a finished epoch (and job) sits at its last batch."""
+    job = submit(client, {**SHORT_XOR, "training": {**SHORT_XOR["training"], "epochs": 3,
+                                                    "batch_size": 1}})  # 4 batches per epoch
+    events = data_events(read_stream(f"{live_server.url}/v1/jobs/{job['id']}/events"))
+    progress = [event.data for event in events if event.name == "progress"]
+    assert progress, [event.name for event in events]
+    last = progress[-1]
+    assert (last["epoch"], last["epochs"], last["batch"], last["batches"]) == (3, 3, 4, 4)
+    assert last["fraction"] == 1.0 and last["eta_seconds"] == 0.0
+    # before the first batch: epoch 0, batch 0; from then on a real batch of the epoch
+    assert all(1 <= entry["batch"] <= entry["batches"] == 4 for entry in progress
+               if entry["epoch"] > 0), progress
+    assert client.get(f"/v1/jobs/{job['id']}").get_json()["progress"] == last
+
+
 def test_last_event_id_resumes_without_gaps(client, celery_worker, live_server):
     job = submit(client, SHORT_XOR)
     url = f"{live_server.url}/v1/jobs/{job['id']}/events"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 
 import numpy as np
@@ -102,3 +103,29 @@ def test_delete_a_model(client, celery_worker):
     assert client.get(f"/v1/models/{model_id}/download").status_code == 404
     assert client.delete(f"/v1/models/{model_id}").status_code == 404
     assert model_id not in [model["id"] for model in client.get("/v1/models").get_json()]
+
+
+UNKNOWN = uuid.uuid4().hex  # well-formed, never stored
+
+
+@pytest.mark.parametrize(("path", "named"), [
+    ("/v1/models/x", "no model 'x' (or it belongs to another key)"),
+    ("/v1/models/x/download", "no model 'x' (or it belongs to another key)"),
+    ("/v1/models/" + "0" * 32, f"no model '{'0' * 32}' (or it belongs to another key)"),
+    ("/v1/jobs/x", "no job 'x' (or it belongs to another key)"),
+    ("/v1/jobs/nope/events", "no job 'nope' (or it belongs to another key)"),
+    ("/v1/jobs/" + UNKNOWN, f"no job '{UNKNOWN}' (or it belongs to another key)"),
+    ("/v1/models/" + UNKNOWN, f"no model '{UNKNOWN}' (or it belongs to another key)"),
+])
+def test_unknown_model_or_job_404_names_the_resource(idle_client, path, named):
+    """Malformed ids (no route matches) and well-formed unknown ones read alike."""
+    response = idle_client.get(path)
+    assert response.status_code == 404
+    assert response.get_json()["message"] == named
+    assert "requested URL" not in response.get_data(as_text=True)
+
+
+def test_an_unknown_route_under_a_real_id_is_still_a_plain_404(idle_client):
+    response = idle_client.get(f"/v1/models/{UNKNOWN}/nothing-here")
+    assert response.status_code == 404
+    assert "no model" not in response.get_json()["message"]

@@ -127,7 +127,7 @@ def test_errors_are_typed_and_carry_the_servers_body(client, url):
     assert "model.layers[0].units" in invalid.value.errors and "model.layers[0].activation" in invalid.value.errors
     with pytest.raises(mlpq.NotFound) as missing:
         client.job(uuid.uuid4().hex)
-    assert "No job with id" in missing.value.message
+    assert "(or it belongs to another key)" in missing.value.message
     with pytest.raises(mlpq.NotFound):
         client.predict(uuid.uuid4().hex, inputs=[[0, 0]])
     done = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 5}}, wait=True, timeout=60)

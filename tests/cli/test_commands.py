@@ -160,7 +160,7 @@ def test_bad_spec_shows_the_servers_field_errors_and_exits_2(url, tmp_path):
 
 def test_unknown_ids_and_a_dead_server_exit_3(url):
     missing = run_mlpq("status", uuid.uuid4().hex, url=url)
-    assert missing.returncode == 3 and "404" in missing.stderr and "No job with id" in missing.stderr
+    assert missing.returncode == 3 and "404" in missing.stderr and "no job" in missing.stderr
     dead = run_mlpq("jobs", url="http://127.0.0.1:9")
     assert dead.returncode == 3 and "http://127.0.0.1:9" in dead.stderr and "Traceback" not in dead.stderr
     env = run_mlpq("env", url="http://127.0.0.1:9")
