@@ -11,7 +11,7 @@ from api.blueprint import Blueprint
 from api.converters import LATEST, IdConverter, no_latest_model, parameter_schema
 from api.errors import not_found_message
 from api.ownership import owner_filter, visible
-from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema
+from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema, model_input
 from api.services import services
 from engine.serialization import MANIFEST, MODEL_FILES, WEIGHTS
 from worker.artifacts import ModelNotFound
@@ -27,7 +27,7 @@ MEDIA_TYPES = {MANIFEST: "application/json", WEIGHTS: "application/octet-stream"
 ZIP_MEMORY_BYTES = 16 * 1024 * 1024
 
 
-def find_model(model_ref, dataset=None):
+def find_model(model_ref, dataset=None, input_kind=None):
     """The model record for an id or for `latest` (the newest, optionally of one dataset).
 
     404 when there is no such model or it belongs to someone else. (Prediction endpoints
@@ -35,6 +35,12 @@ def find_model(model_ref, dataset=None):
     applies the same `latest` rule, ArtifactStore.latest_model.)
     """
     artifacts = services().artifacts
+    if model_ref == LATEST and input_kind is not None:
+        model = next(iter(_of_kind(artifacts.list_models(owner=owner_filter(), dataset=dataset),
+                                   input_kind)), None)
+        if model is None:
+            abort(404, message=f"No trained {input_kind} model yet.")
+        return model
     if model_ref == LATEST:
         model = artifacts.latest_model(owner=owner_filter(), dataset=dataset)
         if model is None:
@@ -52,8 +58,15 @@ class Models(MethodView):
     @blp.response(200, ModelSchema(many=True))
     @blp.paginate(Page, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
     def get(self, args):
-        """List trained models, newest first; filter with `dataset`."""
-        return services().artifacts.list_models(owner=owner_filter(), dataset=args.get("dataset"))
+        """List trained models, newest first; filter with `dataset` or `input` (image, vector)."""
+        models = services().artifacts.list_models(owner=owner_filter(), dataset=args.get("dataset"))
+        return _of_kind(models, args.get("input")) if args.get("input") else models
+
+
+def _of_kind(models, input_kind):
+    """The ready models whose input is of `input_kind` (ModelSchema's `input.kind`)."""
+    return [model for model in models
+            if model.get("status") == "ready" and model_input(model)["kind"] == input_kind]
 
 
 @blp.route("/<model_ref:model_id>")
@@ -66,7 +79,7 @@ class ModelById(MethodView):
 
         `latest` (optionally with `?dataset=`) names the newest model.
         """
-        return find_model(model_id, args.get("dataset"))
+        return find_model(model_id, args.get("dataset"), args.get("input"))
 
     @blp.doc(parameters=[{"in": "path", "name": "model_id", "required": True,
                           "schema": parameter_schema(IdConverter),

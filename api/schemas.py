@@ -327,8 +327,31 @@ class EvaluationSchema(ma.Schema):
     recall = ma.fields.List(ma.fields.Float(allow_none=True), metadata={"description": "per class"})
 
 
+INPUT_KINDS = ("image", "vector")
+
+
+def model_input(model):
+    """What a model takes: {"kind": "image", "size": 784, "shape": [28, 28]} for the image
+    datasets (so also PNG/JPEG files and drawings), {"kind": "vector", "size": 2, "shape": [2]}
+    for the others (the truth tables)."""
+    info = DATASETS.get(model.get("dataset"))
+    size = ((model.get("spec") or {}).get("model") or {}).get("input_size") or (info and info.input_size)
+    shape = info.image_shape if info else None
+    return {"kind": "image" if shape else "vector", "size": size,
+            "shape": list(shape) if shape else [size]}
+
+
+class ModelInputSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"enum": list(INPUT_KINDS), "description":
+                                      "image: the draw panel and image uploads apply"})
+    size = ma.fields.Integer(allow_none=True, metadata={"description": "numbers per input"})
+    shape = ma.fields.List(ma.fields.Integer(allow_none=True))
+
+
 class ModelSchema(ma.Schema):
     """A trained model stored in the artifact store."""
+
+    input = ma.fields.Nested(ModelInputSchema, metadata={"description": "what the model takes"})
 
     id = ma.fields.String()
     job_id = ma.fields.String(allow_none=True)
@@ -347,10 +370,17 @@ class ModelSchema(ma.Schema):
         "description": "damaged: its files are unreadable; it can only be deleted"})
     created_at = _timestamp("when the model was saved")
 
+    @ma.pre_dump
+    def _with_input(self, model, **kwargs):
+        return {**model, "input": model_input(model)}
+
 
 class ModelListArgsSchema(ma.Schema):
     dataset = ma.fields.String(validate=ma.validate.OneOf(list(DATASETS)),
                                metadata={"description": "only models trained on this dataset"})
+    input = ma.fields.String(validate=ma.validate.OneOf(INPUT_KINDS), metadata={
+        "description": "only models taking this kind of input (`latest?input=image`: the newest "
+                       "model a drawing can go to)"})
 
 
 DOWNLOAD_FILES = tuple(MODEL_FILES)  # ?file= takes a model file's short name

@@ -9,7 +9,6 @@ import { DrawingPad, paintPixels } from "./draw.js";
 
 let inFlight = false;
 let again = false;
-let datasets = {};
 
 const pad = new DrawingPad($("pad"), { onDraw: predict });
 
@@ -49,9 +48,8 @@ function clear() {
 
 async function loadModels() {
   try {
-    datasets = Object.fromEntries((await list("/v1/datasets")).map((dataset) => [dataset.name, dataset]));
-    const models = (await list("/v1/models")).filter((model) =>
-      model.status === "ready" && datasets[model.dataset] && datasets[model.dataset].kind === "image");
+    // only models whose input is an image (the API filters; newest first, so [0] is the default)
+    const models = await list("/v1/models", { input: "image" });
     const wanted = query().get("model");
     const options = models.map((model) => el("option", { value: model.id },
       `${model.name} (${model.dataset}${model.evaluation ? `, ${(100 * model.evaluation.accuracy).toFixed(1)}%` : ""})`));

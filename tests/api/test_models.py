@@ -129,3 +129,32 @@ def test_an_unknown_route_under_a_real_id_is_still_a_plain_404(idle_client):
     response = idle_client.get(f"/v1/models/{UNKNOWN}/nothing-here")
     assert response.status_code == 404
     assert "no model" not in response.get_json()["message"]
+
+
+def test_models_say_what_input_they_take_and_filter_by_it(idle_client):
+    """The draw panel offers only image models: `input.kind`, `?input=image`, `latest?input=image`."""
+    from engine import Network
+    from worker.ids import new_id
+
+    store = idle_client.application.extensions["mlpq"].artifacts
+    def save(dataset, input_size, units, created_at):
+        net = Network.from_spec({"layers": [{"units": units, "activation": "softmax"}]},
+                                input_size=input_size)
+        model_id = new_id()
+        store.save_model(model_id, net, metadata={
+            "job_id": new_id(), "name": dataset, "dataset": dataset, "owner": None,
+            "spec": {"model": dict(net.spec, input_size=input_size), "training": {}},
+            "metrics": [], "evaluation": None, "created_at": created_at})
+        return model_id
+
+    digits = save("mnist", 784, 10, "2026-01-01T00:00:00.000Z")
+    xor = save("xor", 2, 2, "2026-01-02T00:00:00.000Z")  # the newest model of all
+    models = {model["id"]: model for model in idle_client.get("/v1/models").get_json()}
+    assert models[digits]["input"] == {"kind": "image", "size": 784, "shape": [28, 28]}
+    assert models[xor]["input"] == {"kind": "vector", "size": 2, "shape": [2]}
+    assert [m["id"] for m in idle_client.get("/v1/models?input=image").get_json()] == [digits]
+    assert [m["id"] for m in idle_client.get("/v1/models?input=vector").get_json()] == [xor]
+    assert idle_client.get("/v1/models/latest").get_json()["id"] == xor
+    assert idle_client.get("/v1/models/latest?input=image").get_json()["id"] == digits
+    bad = idle_client.get("/v1/models?input=audio")
+    assert bad.status_code == 422 and "input" in bad.get_json()["errors"]
