@@ -145,6 +145,25 @@ def test_drawing_a_stroke_predicts_without_a_click(page, studio, mnist_job):
     screenshot(page, "playground")
 
 
+def test_the_draw_panel_offers_only_image_models_newest_first(page, studio, mnist_job):
+    """An XOR model trained last must not become the drawing's default (it takes 2 numbers)."""
+    xor = studio.train({**XOR_BODY, "name": "newest-but-not-an-image"})
+    assert studio.http.get("/v1/models/latest").json()["id"] == xor["model_id"]
+    newest_image = studio.http.get("/v1/models/latest?input=image").json()["id"]
+    page.goto("/playground")
+    page.wait_for_function("document.getElementById('model').options.length > 0")
+    offered = page.eval_on_selector_all("#model option", "(options) => options.map((o) => o.value)")
+    images = [m["id"] for m in studio.http.get("/v1/models?input=image&page_size=100").json()]
+    assert xor["model_id"] not in offered and offered == images
+    assert page.locator("#model").input_value() == newest_image
+    # a long error message wraps inside the panel instead of running out of it
+    overflow = page.evaluate("""() => {
+        const p = document.getElementById('prediction');
+        p.textContent = 'model_not_ready:' + 'x'.repeat(400);
+        return p.scrollWidth - p.clientWidth; }""")
+    assert overflow <= 0
+
+
 def test_the_job_page_shows_layer_health_and_draws_against_the_job(page, studio, mnist_job):
     page.goto(f"/job?id={mnist_job['id']}")
     page.wait_for_function("document.getElementById('gradient-chart').data?.length === 2")
