@@ -14,7 +14,7 @@ from engine import load
 from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
 
 MODEL_FIELDS = {"id", "job_id", "name", "dataset", "owner", "spec", "metrics", "evaluation",
-                "size_bytes", "status", "created_at", "stop_reason"}
+                "size_bytes", "status", "created_at", "stop_reason", "input"}
 
 
 @pytest.fixture(scope="module")
