@@ -80,10 +80,11 @@ export const link = (href, text) => el("a", { href }, text);
 export const jobLink = (job) => link(`/job?id=${job.id}`, job.name || job.id);
 export const modelLink = (model) => link(`/model?id=${model.id}`, model.name || model.id);
 
-/** A <table> from column headings and rows of cells (text or nodes). */
+/** A <table> from column headings and rows of cells (text or nodes), scrolling sideways
+ * inside its box when it is wider than the screen. */
 export function table(headings, rows, caption) {
-  return el("table", {},
+  return el("div", { class: "scroll" }, el("table", {},
     caption ? el("caption", {}, caption) : null,
     el("thead", {}, el("tr", {}, headings.map((heading) => el("th", { scope: "col" }, heading)))),
-    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell) => el("td", {}, cell))))));
+    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell) => el("td", {}, cell)))))));
 }

@@ -239,17 +239,27 @@ def test_compare_overlays_two_jobs(page, studio, xor_job):
     screenshot(page, "compare")
 
 
-@pytest.mark.parametrize("path", ["/", "/build", "/playground", "/compare"])
+PHONE_WIDTH = 375
+PHONE_PAGES = {  # path -> what is there once the page has loaded its data
+    "/": "#jobs > *", "/build": "#plan > *", "/playground": "#model option, #notice:not([hidden])",
+    "/compare": "#picker > *, #notice:not([hidden])", "/step": "#layers table"}
+
+
+@pytest.mark.parametrize("path", list(PHONE_PAGES))
 def test_pages_fit_a_phone(browser, studio, path):
-    context, tab = open_tab(browser, studio.url, viewport={"width": 375, "height": 740},
+    context, tab = open_tab(browser, studio.url, viewport={"width": PHONE_WIDTH, "height": 740},
                             is_mobile=True, has_touch=True)
     tab.console_watch.allow(PLAN_REFUSED)
     tab.goto(path)
+    tab.wait_for_selector(PHONE_PAGES[path], state="attached")
     tab.wait_for_load_state("networkidle")
-    overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    overflow = tab.evaluate("document.documentElement.scrollWidth") - PHONE_WIDTH
+    wide = tab.evaluate("""(limit) => Array.from(document.querySelectorAll('body *'))
+        .filter((node) => node.getBoundingClientRect().right > limit + 1 && !node.closest('.scroll'))
+        .slice(0, 5).map((node) => node.tagName + '#' + node.id + '.' + node.className)""", PHONE_WIDTH)
     screenshot(tab, f"phone{path.replace('/', '-').rstrip('-')}")
     context.close()
-    assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+    assert overflow <= 0, f"{path} is {overflow}px wider than a phone: {wide}"
     assert not tab.console_watch.unexpected()
 
 
