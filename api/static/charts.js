@@ -49,7 +49,7 @@ export function historyTraces(metrics, key, { label = "", colour = COLOURS[0], v
     traces.push({
       x: epochs, y: values, name: label ? `${label} ${part}` : part, meta: field,
       mode: "lines+markers", line: { color: lineColour, dash, width: 2 }, marker: { size: 5 },
-      hovertemplate: "%{y:.4f}",
+      hovertemplate: "%{y:.6g}",
     });
   }
   return traces;
