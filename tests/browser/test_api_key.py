@@ -13,7 +13,9 @@ from tests.browser.conftest import PLAN_REFUSED, XOR_BODY, open_tab
 def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, service_env, celery_worker,
                                                                   tmp_path):
     key = generate_key()
-    env = {**service_env, "MLPQ_API_KEYS": key_entry("carol", key)}
+    # Its own owner name: the model it trains lands in the session's shared artifact store, and
+    # tests/security expects other names (carol among them) to own nothing there.
+    env = {**service_env, "MLPQ_API_KEYS": key_entry("studio-browser", key)}
     server = GunicornServer(env, tmp_path / "gunicorn.log").start()
     try:
         context, page = open_tab(browser, server.url, viewport={"width": 1280, "height": 900})
@@ -39,9 +41,9 @@ def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, serv
         # With no worker running, the job page finds the job queued and follows its event
         # stream; the stream then carries it to the end once a worker starts.
         celery_worker.stop()
-        page.fill("#json", json.dumps({**XOR_BODY, "name": "carol-xor"}))
+        page.fill("#json", json.dumps({**XOR_BODY, "name": "studio-browser-xor"}))
         assert page.input_value("#f-model-layers-0-units") == "3"
-        assert page.input_value("#f-name") == "carol-xor"
+        assert page.input_value("#f-name") == "studio-browser-xor"
         page.get_by_role("button", name="Train it").click()
         page.wait_for_url("**/job?id=*")
         page.wait_for_selector("#progress-text:has-text('queued')")
