@@ -63,7 +63,7 @@ def api_schema(isolated_service):
     config = schemathesis.Config.from_dict({"seed": SEED, "cache": {"enabled": False}})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     return schema, {"job_id": done["id"], "model_id": done["model_id"], "sweep_id": sweep["id"],
-                    "layer": 0}
+                    "layer": 0, "name": "xor-log-loss"}  # name: a built-in example
 
 
 @pytest.mark.slow
