@@ -21,9 +21,15 @@ def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, serv
         context, page = open_tab(browser, server.url, viewport={"width": 1280, "height": 900})
         page.console_watch.allow("status of 401")  # before the key is entered: the page says so
         page.console_watch.allow(PLAN_REFUSED)
-        api_calls = []
+        api_calls, streams = [], []
         page.on("request", lambda request: api_calls.append(request)
                 if "/v1/" in request.url else None)
+
+        def record_stream(route):  # seen as it is sent, however long the stream stays open
+            streams.append(route.request)
+            route.fallback()
+
+        page.route("**/v1/jobs/*/events*", record_stream)
         page.goto("/")
         page.wait_for_selector("#notice:has-text('Enter an API key above')")
         page.fill("#api-key", key)
@@ -51,7 +57,6 @@ def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, serv
         celery_worker.start()
         page.wait_for_selector("#progress-text:has-text('succeeded')", timeout=120_000)
         page.wait_for_function("document.getElementById('loss-chart').data?.[0]?.x.length === 40")
-        streams = [request for request in api_calls if request.url.endswith("/events")]
         assert streams, "the job page followed the job's event stream"
         after_key = api_calls[unauthenticated:]
         assert all(call.headers.get("authorization") == f"Bearer {key}" for call in after_key)
