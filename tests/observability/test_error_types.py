@@ -1,53 +1,193 @@
-"""docs/errors.md lists every stable error type the code can produce, and failures carry one."""
+"""docs/errors.md's error types against the types that real requests and real jobs produce."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from tests.api.conftest import make_app, submit, wait_for_job
-from tests.service_fixtures import REPO_ROOT
-from worker.runner import ERROR_TYPES, error_type
+import numpy as np
 
-DOCUMENTED = set(re.findall(r"^\| `([a-z_]+)` \|", (REPO_ROOT / "docs" / "errors.md").read_text(),
-                            re.M))
-# The prediction code names its types as literals: PredictionError(status, "type", ...), and
-# images.py's rules become "image_<rule>".
-PREDICTION_ERROR = re.compile(r'PredictionError\(\s*(?:\d{3}|\w+),\s*"([a-z_]+)"')
-IMAGE_RULE = re.compile(r'ImageError\(\s*"([a-z_]+)"')
+from api.serving import PredictionError
+from tests.api.conftest import XOR_SPEC, app, free_port, idle_client, idle_settings, make_app
+from tests.faults.hanging import HANG_JOB_NAME
+from tests.insight.conftest import xor_model
+from tests.predict.conftest import encode, model_copy
+from tests.predict.test_errors import V1_CASES, b64
+from tests.predict.test_model_cache import corrupt_weights
+from tests.service_fixtures import REPO_ROOT, wait_until
+from tests.storage.conftest import moto_server, s3_env
+from worker.celery_app import enqueue_training
+from worker.config import Settings
+from worker.ids import new_id
+from worker.runner import ERROR_TYPES, Outcome, error_type, run_training_job
+
+# Fixtures shared with the API, prediction, insight and storage suites.
+__all__ = ["app", "idle_client", "idle_settings", "model_copy", "moto_server", "s3_env",
+           "xor_model"]
+DOCS = REPO_ROOT / "docs" / "errors.md"
+SAMPLE = [0.5] * 784
+STALL_SECONDS = 2.0
+HANGING_XOR = {"model": XOR_SPEC["model"],
+               "training": {"epochs": 50, "batch_size": 1, "seed": 0, "early_stopping": None}}
+XOR_TRAINING = {"model": XOR_SPEC["model"], "training": {**XOR_SPEC["training"], "epochs": 5}}
+
+# The only documented types no cheap real request or job can produce. For these alone the test
+# falls back to the source: the type must still be one the code can return.
+NOT_PROVOKED = {
+    "out_of_memory": "needs a worker to really exhaust its memory (MemoryError)",
+    "internal_error": "needs a bug: every known failure has its own type",
+    "model_file_error": "needs a model write or read-back that fails on a healthy disk",
+}
 
 
-def test_training_failure_types_are_documented():
-    produced = set(ERROR_TYPES.values()) | {error_type(RuntimeError("a bug")), "enqueue_failed"}
-    assert "enqueue_failed" in (REPO_ROOT / "api" / "jobs.py").read_text()
-    assert produced <= DOCUMENTED, sorted(produced - DOCUMENTED)
+def documented_types() -> set[str]:
+    """The first column of every `| type | ...` table in docs/errors.md."""
+    found, in_table = set(), False
+    for line in DOCS.read_text().splitlines():
+        if not line.startswith("|"):
+            in_table = False
+        elif line.startswith("| type |"):
+            in_table = True
+        elif in_table and (match := re.match(r"\| `([a-z0-9_]+)` \|", line)):
+            found.add(match[1])
+    return found
 
 
-def test_prediction_error_types_are_documented():
-    produced = set()
-    for name in ("predict.py", "serving.py", "v2.py", "v2_tensors.py"):
-        produced |= set(PREDICTION_ERROR.findall((REPO_ROOT / "api" / name).read_text()))
-    produced |= {f"image_{rule}" for rule in
-                 IMAGE_RULE.findall((REPO_ROOT / "api" / "images.py").read_text())}
-    assert {"model_not_found", "invalid_value", "image_too_many_pixels"} <= produced  # sanity
-    assert produced <= DOCUMENTED, sorted(produced - DOCUMENTED)
+def source_types() -> set[str]:
+    """The types the worker's exception mapping can return (for NOT_PROVOKED only)."""
+    return set(ERROR_TYPES.values()) | {error_type(RuntimeError("a bug"))}
 
 
-def test_a_failed_job_carries_a_documented_type(worker_settings, celery_worker):
-    """A job that diverges (a huge learning rate) ends failed with type training_diverged."""
+def watch_v2_types(app) -> list[str]:
+    """V2 answers in the protocol's shape, without `type`: record the type its handler sees."""
+    seen = []
+    handlers = app.error_handler_spec["v2"][None]
+    original = handlers[PredictionError]
+
+    def recording(error):
+        seen.append(error.error_type)
+        return original(error)
+
+    handlers[PredictionError] = recording
+    return seen
+
+
+def prediction_types(client, idle_client, model_id, model_dir, model_copy, xor_model_id,
+                     worker_settings):
+    """Types from real prediction requests (the cases of tests/predict/test_errors.py and more)."""
+    seen = []
+
+    def post(url, client=client, **kwargs):
+        body = client.post(url, **kwargs).get_json()
+        assert 400 <= body["code"] < 500, body
+        seen.append(body["type"])
+
+    for _case, query, kwargs, *_ in V1_CASES:
+        post(f"/v1/models/{model_id}/predict{query}", **kwargs)
+    post(f"/v1/models/{model_id}/predict?top_k=0", json={"inputs": [SAMPLE]})
+    post(f"/v1/models/{model_id}/predict", json={"images": [""]})
+    post(f"/v1/models/{new_id()}/predict", json={"inputs": [SAMPLE]})
+    post(f"/v1/models/{xor_model_id}/predict", json={"images": [b64(encode(np.eye(28)))]})
+    post(f"/v1/models/{xor_model_id}/predict?explain=true", json={"inputs": [[0, 1]]})
+    post(f"/v1/jobs/{new_id()}/predict", json={"inputs": [SAMPLE]})
+    queued = idle_client.post("/v1/jobs", json=XOR_SPEC).get_json()["id"]
+    post(f"/v1/models/{queued}/predict", client=idle_client, json={"inputs": [[0, 1]]})
+    post(f"/v1/jobs/{queued}/predict", client=idle_client, json={"inputs": [[0, 1]]})
+    broken = model_copy()
+    corrupt_weights(model_dir.parent / broken)
+    post(f"/v1/models/{broken}/predict", json={"inputs": [SAMPLE]})
+    small = make_app(worker_settings, PREDICT_MAX_IMAGE_BYTES=500).test_client()
+    image = b64(encode(np.random.default_rng(0).random((40, 40))))
+    post(f"/v1/models/{model_id}/predict", client=small, json={"images": [image]})
+    return seen
+
+
+
+def v2_types(app, model_id):
+    """Types from real V2 inference requests (cases of tests/predict/test_errors.py's V2 table)."""
+    seen = watch_v2_types(app)
+    client = app.test_client()
+    for body in ({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 784], "data": SAMPLE}]},
+                 {"inputs": [{"name": "input", "datatype": "INT32", "shape": [1, 784],
+                              "data": SAMPLE}]}):
+        assert client.post(f"/v2/models/{model_id}/infer", json=body).status_code == 400
+    return seen
+
+
+def wait_job(job_store, job_id, timeout=120):
+    return wait_until(lambda: (job := job_store.get(job_id))["status"] in {"succeeded", "failed"}
+                      and job, timeout, message=f"job {job_id} to finish")
+
+
+def job_types(worker_settings, celery_app, job_store, tmp_path):
+    """Types of jobs that really failed: on the session's Celery worker, or in the runner."""
     client = make_app(worker_settings).test_client()
-    job = submit(client, {
+    diverges = client.post("/v1/jobs", json={  # a huge learning rate: the loss becomes NaN
         "name": "diverges", "dataset": "xor",
         "model": {"layers": [{"units": 8, "activation": "relu"},
-                             {"units": 1, "activation": "sigmoid"}],
-                  "loss": "mse"},
+                             {"units": 1, "activation": "sigmoid"}], "loss": "mse"},
         "training": {"epochs": 50, "batch_size": 4,
                      "optimizer": {"name": "sgd", "learning_rate": 1e30}}})
-    done = wait_for_job(client, job["id"], timeout=120)
-    assert done["status"] == "failed", done
-    assert done["error"]["type"] == "training_diverged" and "non-finite" in done["error"]["message"]
+    ids = [diverges.get_json()["id"]]
+    # The API refuses these specs, so they go to the store and the queue directly (as the
+    # worker would see them after the API's limits changed or the data vanished).
+    for dataset, spec in (("no-such-data", XOR_TRAINING), ("xor", {
+            "model": {"layers": [{"units": 3, "activation": "softmax"},
+                                 {"units": 2, "activation": "softmax"}]}, "training": {}})):
+        ids.append(job_store.create(name="error-type", dataset=dataset, spec=spec)["id"])
+        enqueue_training(celery_app, ids[-1])
+    # The queue is down but the job store is up: the API stores the job, fails it, answers 503.
+    app = make_app(worker_settings)
+    app.extensions["celery"].conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    app.extensions["celery"].conf.broker_connection_max_retries = 0
+    name = f"unqueued-{new_id()}"
+    response = app.test_client().post("/v1/jobs", json={**XOR_SPEC, "name": name})
+    assert response.status_code == 503, response.get_json()
+    failed, _total = job_store.list(status="failed", limit=100)  # newest first
+    seen = [job["error"]["type"] for job in failed if job["name"] == name]
+    assert len(seen) == 1, "the API should keep the job it could not queue, failed"
+    # A bucket that does not exist on a real S3-compatible server (moto): the real runner, run
+    # in this process as tests/storage/test_s3_errors.py does, fails the job.
+    settings = replace(Settings.from_env({"REDIS_URL": worker_settings.redis_url,
+                                          "MLPQ_ARTIFACT_DIR": str(tmp_path)}),
+                       artifact_url=f"s3://no-such-bucket-{new_id()}/mlpq", checkpoint_seconds=0)
+    job = job_store.create(name="no-store", dataset="xor", spec=XOR_TRAINING)
+    assert run_training_job(job["id"], settings=settings, store=job_store) is Outcome.FAILED
+    ids.append(job["id"])
+    for job_id in ids:
+        job = wait_job(job_store, job_id)
+        assert job["status"] == "failed", job
+        seen.append(job["error"]["type"])
+    return seen
 
 
-def test_a_prediction_failure_carries_its_type(client):
-    response = client.post("/v1/models/latest/predict?dataset=fashion-mnist",
-                           data="not json", content_type="text/plain")
-    assert response.get_json()["type"] in DOCUMENTED
+def stalled_type(service) -> str:
+    """A job that hangs with a live heartbeat on a worker with a short stall limit (as in
+    tests/faults/test_stall_and_handback.py, which checks what happens next)."""
+    service.start_worker(env_overrides={"MLPQ_JOB_STALL_SECONDS": str(STALL_SECONDS)},
+                         extra_args=("--include", "tests.faults.hanging"))
+    hung = service.submit(HANGING_XOR, name=HANG_JOB_NAME)
+    job = wait_until(lambda: (job := service.jobs.get(hung))["status"] == "failed" and job,
+                     timeout=60 + STALL_SECONDS * 10, message="the hanging job to fail")
+    return job["error"]["type"]
+
+
+def test_every_documented_type_is_produced_and_every_produced_type_documented(
+        app, idle_client, trained_model, model_copy, xor_model, worker_settings, celery_worker,
+        celery_app, job_store, s3_env, isolated_service, tmp_path):
+    observed = set(prediction_types(app.test_client(), idle_client, trained_model.model_id,
+                                    trained_model.directory, model_copy, xor_model["id"],
+                                    worker_settings))
+    observed |= set(v2_types(app, trained_model.model_id))
+    observed |= set(job_types(worker_settings, celery_app, job_store, tmp_path))
+    observed.add(stalled_type(isolated_service))
+    documented = documented_types()
+    assert observed - documented == set(), "produced but missing from docs/errors.md"
+    assert documented - NOT_PROVOKED.keys() - observed == set(), "documented but never produced"
+
+
+# ---- the few types no cheap request or job can produce: checked against the source only -----
+
+def test_types_that_are_not_provoked_are_documented_and_still_in_the_code():
+    assert NOT_PROVOKED.keys() <= documented_types()
+    assert NOT_PROVOKED.keys() <= source_types()
