@@ -109,7 +109,10 @@ def _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name) 
     if job["cancel_requested"]:
         return _finish(store, job_id, token, Outcome.CANCELLED)
     model_id = model_id_for_job(job_id)
-    saved = artifacts.get_model(model_id)
+    try:
+        saved = artifacts.get_model(model_id)
+    except Exception as error:  # noqa: BLE001 - e.g. the object store is unreachable
+        return _failed(store, job_id, token, error)
     if saved is not None:
         # A previous attempt saved the model and died before recording it.
         artifacts.delete_checkpoint(job_id)
@@ -118,11 +121,16 @@ def _run_leased(job_id, token, keeper, settings, store, artifacts, worker_name) 
     try:
         return _train(job, model_id, token, keeper, settings, store, artifacts)
     except Exception as error:  # noqa: BLE001 - every failure must end the job, never leave it running
-        kind = error_type(error)
-        if kind == "internal_error":
-            logger.exception("job %s failed unexpectedly", job_id)
-        message = str(error) if kind != "internal_error" else f"{type(error).__name__}: {error}"
-        return _finish(store, job_id, token, Outcome.FAILED, error={"type": kind, "message": message})
+        return _failed(store, job_id, token, error)
+
+
+def _failed(store, job_id, token, error) -> Outcome:
+    """End the job `failed` with the stable type of `error` (its traceback logged if a bug)."""
+    kind = error_type(error)
+    if kind == "internal_error":
+        logger.exception("job %s failed unexpectedly", job_id)
+    message = str(error) if kind != "internal_error" else f"{type(error).__name__}: {error}"
+    return _finish(store, job_id, token, Outcome.FAILED, error={"type": kind, "message": message})
 
 
 def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:

@@ -40,3 +40,24 @@ def test_a_job_whose_bucket_is_missing_fails_as_storage_unavailable(redis_url, s
         assert "NoSuchBucket" in failed["error"]["message"]
     finally:
         store.close()
+
+
+def test_a_job_whose_object_store_is_unreachable_fails_as_storage_unavailable(redis_url, tmp_path,
+                                                                              monkeypatch):
+    """The first thing a job asks the store (did an earlier attempt save the model?) fails too."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    settings = replace(Settings.from_env({"REDIS_URL": redis_url,
+                                          "MLPQ_ARTIFACT_DIR": str(tmp_path)}),
+                       artifact_url="s3://bucket/mlpq")
+    store = JobStore.from_url(redis_url)
+    try:
+        job = store.create(name="no-store", dataset="xor", spec={
+            "model": XOR_SPEC["model"], "training": XOR_SPEC["training"]})
+        assert run_training_job(job["id"], settings=settings, store=store) is Outcome.FAILED
+        failed = store.get(job["id"])
+        assert failed["status"] == "failed" and failed["error"]["type"] == "storage_unavailable"
+    finally:
+        store.close()
