@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import replace
 
@@ -83,7 +84,9 @@ def prediction_types(client, idle_client, model_id, model_dir, model_copy, xor_m
         seen.append(body["type"])
 
     for _case, query, kwargs, *_ in V1_CASES:
-        post(f"/v1/models/{model_id}/predict{query}", **kwargs)
+        # a copy: the uploads are file objects that a request reads and closes, and
+        # tests/predict sends the same cases again
+        post(f"/v1/models/{model_id}/predict{query}", **copy.deepcopy(kwargs))
     post(f"/v1/models/{model_id}/predict?top_k=0", json={"inputs": [SAMPLE]})
     post(f"/v1/models/{model_id}/predict", json={"images": [""]})
     post(f"/v1/models/{new_id()}/predict", json={"inputs": [SAMPLE]})

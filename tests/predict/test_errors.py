@@ -242,11 +242,11 @@ def test_v2_bad_requests(client, trained_model, case, header, binary, headers, s
 def test_v2_routing_errors_use_the_protocols_shape(client, trained_model):
     model = trained_model.model_id
     cases = [
-        ("get", f"/v2/models/{UNKNOWN}", 404, "No model"),
-        ("post", f"/v2/models/{UNKNOWN}/infer", 404, "No model"),
-        ("get", f"/v2/models/{UNKNOWN}/ready", 404, "No model"),
+        ("get", f"/v2/models/{UNKNOWN}", 404, "no model"),
+        ("post", f"/v2/models/{UNKNOWN}/infer", 404, "no model"),
+        ("get", f"/v2/models/{UNKNOWN}/ready", 404, "no model"),
         ("get", "/v2/models/..%2F..%2Fetc", 404, "no V2 endpoint"),
-        ("get", "/v2/models/not-a-model", 404, "No model"),
+        ("get", "/v2/models/not-a-model", 404, "no model"),
         ("get", f"/v2/models/{model}/versions/1", 404, "not versioned"),
         ("post", f"/v2/models/{model}/versions/1/infer", 404, "not versioned"),
         ("get", f"/v2/models/{model}/infer", 405, "use POST"),
