@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pexpect
 
@@ -19,16 +20,28 @@ def spawn(*args, url=None) -> pexpect.spawn:
 
 
 def test_watch_draws_live_bars_with_loss_accuracy_and_eta(url, tmp_path):
+    """However fast the job, the bars are drawn and every finished epoch is printed above them.
+
+    The output is read to the end and matched line by line: pexpect compiles patterns with
+    DOTALL, so a greedy `.*` over output that arrives in one read would swallow later lines."""
     spec = write_json(tmp_path / "mnist.json", {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 2}})
     terminal = spawn("train", spec, "--watch", url=url)
-    terminal.expect(r"epochs.*━.*\d+/2.*ETA")  # the run bar, redrawn in place
-    terminal.expect(r"batches.*━.*/\d+")  # the epoch's bar over its batches
-    terminal.expect(r"epoch 1/2  loss \d\.\d{4}  acc \d\.\d{4}  val_loss")
-    terminal.expect(r"test accuracy 0\.\d{4} \(\d+/10000\)")
-    terminal.expect(r"model [0-9a-f]{32}")
     terminal.expect(pexpect.EOF)
     terminal.close()
     assert terminal.exitstatus == 0
+    output = terminal.before
+    line = "[^\\r\\n]*"
+    in_order = [rf"epochs{line}━{line}\d+/2{line}ETA",  # the run bar, redrawn in place
+                r"epoch 1/2  loss \d\.\d{4}  acc \d\.\d{4}  val_loss",
+                r"epoch 2/2  loss \d\.\d{4}  acc \d\.\d{4}  val_loss",
+                r"test accuracy 0\.\d{4} \(\d+/10000\)", r"model [0-9a-f]{32}"]
+    position = 0
+    for pattern in in_order:
+        found = re.compile(pattern).search(output, position)
+        assert found, (pattern, output[position:][-2000:])
+        position = found.end()
+    assert re.search(rf"batches{line}━{line}\d+/\d+", output), output  # the epoch's bar over its batches
+    assert re.search(rf"epochs{line}2/2{line}loss \d\.\d{{4}}  acc \d\.\d{{4}}{line}ETA", output), output
 
 
 def test_local_training_shows_the_same_bars(tmp_path):

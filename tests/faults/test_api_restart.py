@@ -10,7 +10,9 @@ import pytest
 from tests.faults.conftest import TERMINAL, api_env, mnist_job_body
 from tests.service_fixtures import wait_until
 
-EPOCHS = 40  # long enough to span both restarts on a busy machine
+# Far more epochs than the restarts take on any machine: the test stops the job (stop-and-keep)
+# once an epoch has reached the stream after the second restart, so speed cannot end it early.
+EPOCHS = 1000
 
 
 class Poller(threading.Thread):
@@ -47,6 +49,7 @@ class EventReader(threading.Thread):
         self.url, self.job_id = url, job_id
         self.events: list[tuple[str, str, dict]] = []
         self.connections = 0
+        self.epoch_connections: list[int] = []  # the connection (1, 2, ...) each epoch came over
 
     def run(self) -> None:
         deadline = time.monotonic() + 180
@@ -71,7 +74,13 @@ class EventReader(threading.Thread):
                 continue
             if "id" in frame:
                 self.events.append((frame["id"], frame["event"], json.loads(frame["data"])))
+                if frame["event"] == "epoch":
+                    self.epoch_connections.append(self.connections)
             frame = {}
+
+    def epochs_on_connection(self, connection: int) -> int:
+        """How many epochs arrived over the `connection`-th stream or a later one."""
+        return sum(1 for number in list(self.epoch_connections) if number >= connection)
 
     def _finished(self) -> bool:
         return bool(self.events) and self.events[-1][1] == "status" and \
@@ -90,20 +99,28 @@ def test_api_restarts_lose_no_epoch_for_pollers_or_event_streams(isolated_servic
     poller.start()
     reader.start()
 
+    def streamed_epoch_on(connection: int) -> bool:
+        """An epoch reached the reader over its `connection`-th stream (or a later one)."""
+        return reader.connections >= connection and reader.epochs_on_connection(connection) > 0
+
     wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 2, timeout=90)
     api.kill()  # crash: SIGKILL to gunicorn's arbiter and its workers
     api.start()
-    wait_until(lambda: reader.connections >= 2, timeout=30, message="the stream to reconnect")
-    assert len(service.jobs.get(job_id)["metrics"]) < EPOCHS - 5, "the job outran the restarts"
+    wait_until(lambda: streamed_epoch_on(2), timeout=60, message="epochs over the reconnected stream")
     api.stop()  # graceful: SIGTERM, open streams are cut after MLPQ_GRACEFUL_TIMEOUT
     api.start()
+    wait_until(lambda: streamed_epoch_on(3), timeout=60, message="epochs over the third stream")
+    response = httpx.post(f"{api.url}/v1/jobs/{job_id}/stop")
+    assert response.status_code in (200, 202), response.text
     poller.join(120)
     reader.join(60)
     assert not poller.is_alive() and not reader.is_alive(), "clients saw the job end"
 
     final = service.jobs.get(job_id)
     assert final["status"] == "succeeded", final["error"]
-    assert [entry["epoch"] for entry in final["metrics"]] == list(range(1, EPOCHS + 1))
+    assert final["stop_reason"] == "stopped", "the job outran the restarts"
+    trained = len(final["metrics"])
+    assert [entry["epoch"] for entry in final["metrics"]] == list(range(1, trained + 1))
 
     # Pollers: every answer's metrics is a prefix of the final history, and it only grows.
     lengths = [len(answer["metrics"]) for answer in poller.answers]
@@ -118,6 +135,6 @@ def test_api_restarts_lose_no_epoch_for_pollers_or_event_streams(isolated_servic
     ids = [tuple(map(int, event_id.split("-"))) for event_id, _name, _data in reader.events]
     assert all(earlier < later for earlier, later in zip(ids, ids[1:], strict=False))
     epochs = [data["epoch"] for _id, name, data in reader.events if name == "epoch"]
-    assert epochs == list(range(1, EPOCHS + 1))
+    assert epochs == list(range(1, trained + 1))
     assert reader.events[-1][1] == "status" and reader.events[-1][2]["status"] == "succeeded"
     assert "Traceback" not in api.log_text(), api.log_text()[-3000:]
