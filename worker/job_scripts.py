@@ -58,16 +58,15 @@ return {'ok', order}
 # ARGV: allowed-from statuses (space separated), new status, stream maxlen, event data JSON,
 #       lease token ('' = do not check), then field/value pairs; a field written as '?name' is
 #       only set when the job does not have it yet (started_at survives a resume).
+# A transition made under a lease token needs that lease alive and ours: a lapsed lease means the
+# sweeper may have requeued the job for another attempt, so its old worker must not end it.
 TRANSITION = _MOVE_STATUS + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', ''} end
 if not string.find(' ' .. ARGV[1] .. ' ', ' ' .. status .. ' ', 1, true) then
   return {'refused', status}
 end
-if ARGV[5] ~= '' then
-  local holder = redis.call('GET', KEYS[3])
-  if holder and holder ~= ARGV[5] then return {'lease_lost', status} end
-end
+if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return {'lease_lost', status} end
 for i = 6, #ARGV, 2 do
   local field = ARGV[i]
   if string.sub(field, 1, 1) == '?' then
@@ -134,6 +133,22 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3], 'data
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 1 end
 if redis.call('HGET', KEYS[1], 'stop_requested') == '1' then return 2 end
 return 0
+"""
+
+# Replace a job's metrics with a whole history. KEYS: 1 job hash, 2 lease, 3 metrics list.
+# ARGV: lease token ('' = do not check), then the entries' JSON. Under a token only a `running`
+# job whose lease is ours is written (a worker that lost the job must not overwrite the metrics
+# of the attempt that resumed it). Returns 1 written, 0 refused.
+REPLACE_METRICS = """
+if ARGV[1] ~= '' then
+  if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+  if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+end
+redis.call('DEL', KEYS[3])
+for first = 2, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+end
+return 1
 """
 
 # KEYS: lease, job hash. ARGV: token, ttl ms. Renews our lease, or takes it back if it expired

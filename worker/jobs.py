@@ -107,6 +107,7 @@ class JobStore:
         self._stop = client.register_script(job_scripts.STOP)
         self._requeue = client.register_script(job_scripts.REQUEUE_ORPHAN)
         self._record = client.register_script(job_scripts.RECORD_PROGRESS)
+        self._replace_metrics = client.register_script(job_scripts.REPLACE_METRICS)
         self._renew = client.register_script(job_scripts.RENEW_LEASE)
         self._release = client.register_script(job_scripts.RELEASE_LEASE)
 
@@ -261,7 +262,10 @@ class JobStore:
                error: dict | None = None, lease_token: str = "",
                stop_reason: str | None = None) -> dict:
         """Running -> succeeded | failed | cancelled. Raises JobStateError if already finished or
-        if another worker holds the job's lease. A succeeded job says why training ended:
+        if `lease_token` is given and that lease is not alive and ours: a worker ends only the
+        `running` attempt it holds (a queued job is the sweeper's requeue, another attempt's to
+        run). Without a token (the API failing a job it could not enqueue) queued may end too.
+        A succeeded job says why training ended:
         `stop_reason` completed | early_stopping | stopped (a failed or cancelled job's reason
         is its status)."""
         if status not in TERMINAL_STATUSES:
@@ -273,7 +277,8 @@ class JobStore:
         fields += ["stop_reason", stop_reason] if stop_reason else []
         fields += ["model_id", model_id] if model_id else []
         fields += ["error", _dumps(error)] if error else []
-        self._change_status(job_id, "queued running", status, lease_token, data, fields)
+        allowed_from = "running" if lease_token else "queued running"
+        self._change_status(job_id, allowed_from, status, lease_token, data, fields)
         return self.get(job_id)
 
     def hand_back(self, job_id: str, *, lease_token: str) -> dict:
@@ -311,14 +316,14 @@ class JobStore:
         """Append one epoch's history entry (and publish it); returns CANCEL, STOP or None."""
         return self._record_progress(job_id, lease_token, "epoch", entry, progress, entry)
 
-    def replace_metrics(self, job_id: str, history: list[dict]) -> None:
-        """On resume: the metrics become exactly the checkpoint's history (no duplicated epochs)."""
-        key = _job_key(validate_id(job_id, "job id")) + ":metrics"
-        pipe = self.redis.pipeline()
-        pipe.delete(key)
-        if history:
-            pipe.rpush(key, *(_dumps(entry) for entry in history))
-        pipe.execute()
+    def replace_metrics(self, job_id: str, history: list[dict], *, lease_token: str = "") -> bool:
+        """On resume: the metrics become exactly the checkpoint's history (no duplicated epochs).
+        Under `lease_token`, only while the job is `running` under that live lease; False if
+        refused (the job moved on to another attempt)."""
+        key = _job_key(validate_id(job_id, "job id"))
+        keys = [key, key + ":lease", key + ":metrics"]
+        args = [lease_token, *(_dumps(entry) for entry in history)]
+        return self._replace_metrics(keys=keys, args=args) == 1
 
     def _record_progress(self, job_id, lease_token, event_name, data, progress, metric):
         keys = [*_status_keys(job_id)[:3], _job_key(job_id) + ":metrics"]

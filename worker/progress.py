@@ -138,11 +138,14 @@ class JobCallback(Callback):
             self.artifacts.save_checkpoint(self.job_id, self._unsaved_checkpoint)
             self._unsaved_checkpoint = None
 
-    def sync_metrics(self, history: list[dict]) -> None:
-        """After fit: record the whole history once more. A write can be refused without an
-        error (the job was requeued while Redis was away), so our count proves nothing."""
-        retry_redis(lambda: self.store.replace_metrics(self.job_id, history))
+    def sync_metrics(self, history: list[dict]) -> bool:
+        """After fit: record the whole history once more (an epoch write can be refused without
+        an error while Redis was away, so our count proves nothing). False if the job is no
+        longer ours: requeued while we were cut off, another attempt now owns its record."""
+        written = retry_redis(lambda: self.store.replace_metrics(self.job_id, history,
+                                                                 lease_token=self.lease_token))
         self._metrics_written = len(history)
+        return written
 
     def write_final_progress(self, complete: bool = True) -> None:
         """The last progress: all done, or (a stopped job) as far as it got, nothing left."""

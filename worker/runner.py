@@ -148,14 +148,16 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     # The record's metrics become exactly the epochs this attempt starts from: an attempt that
     # died before its first checkpoint leaves entries for epochs that are about to be redone.
     history = checkpoint["history"] if checkpoint is not None else []
-    retry_redis(lambda: store.replace_metrics(job_id, history))
+    if not retry_redis(lambda: store.replace_metrics(job_id, history, lease_token=token)):
+        return Outcome.LOST
     callback = JobCallback(store, artifacts, job_id, token, keeper,
                            progress_interval=settings.progress_interval,
                            checkpoint_seconds=settings.checkpoint_seconds)
     history = net.fit(X_train, y_train, callbacks=[callback], resume_from=checkpoint, **training)
-    if keeper.lost.is_set():
+    # The lease may have lapsed and the job been requeued since the keeper's last renewal:
+    # the refused sync says so before we save, checkpoint or finish anything of another attempt.
+    if keeper.lost.is_set() or not callback.sync_metrics(net.history):
         return Outcome.LOST
-    callback.sync_metrics(net.history)
     if callback.handed_back and not callback.cancelled:
         return _hand_back(store, job_id, token, callback)
     if callback.cancelled:

@@ -175,6 +175,35 @@ def test_expired_lease_frees_the_job_and_fences_the_old_holder(store):
     assert job["status"] == "succeeded" and job["attempts"] == 2
 
 
+def test_a_worker_cut_off_past_its_lease_cannot_end_or_rewrite_the_requeued_job(store):
+    """Regression: the old worker finished training before its next renewal noticed the
+    requeue, rewrote the metrics and ended the job queued -> succeeded, so the requeued
+    attempt was skipped. Under a lease token only a running job whose lease is ours moves."""
+    job = running_job(store, token="cut-off")
+    for epoch in (1, 2):
+        store.append_metrics(job["id"], {"epoch": epoch}, lease_token="cut-off")
+    assert store.release_lease(job["id"], "cut-off")  # the lease lapsed while Redis was away
+    assert store.requeue_if_orphaned(job["id"])
+    assert not store.replace_metrics(job["id"], [{"epoch": e} for e in range(1, 9)],
+                                     lease_token="cut-off")
+    assert [m["epoch"] for m in store.get(job["id"])["metrics"]] == [1, 2]
+    for status in ("succeeded", "failed", "cancelled"):
+        with pytest.raises(JobStateError, match="cannot become"):
+            store.finish(job["id"], status, lease_token="cut-off")
+    with pytest.raises(JobStateError, match="cannot become"):
+        store.hand_back(job["id"], lease_token="cut-off")
+    # Running again under no live lease (not yet requeued): still not the old worker's to end.
+    assert store.acquire_lease(job["id"], "next", 30)
+    store.mark_running(job["id"], lease_token="next")
+    assert store.release_lease(job["id"], "next")
+    with pytest.raises(JobStateError, match="another worker"):
+        store.finish(job["id"], "succeeded", lease_token="cut-off")
+    assert store.acquire_lease(job["id"], "next", 30)
+    store.finish(job["id"], "succeeded", lease_token="next")
+    statuses = [data["status"] for _id, name, data in store.events(job["id"]) if name == "status"]
+    assert statuses == ["queued", "running", "queued", "running", "succeeded"]
+
+
 def test_a_live_lease_keeps_a_running_job_from_the_sweeper(store):
     job = running_job(store)
     assert not store.requeue_if_orphaned(job["id"])
