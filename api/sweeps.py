@@ -84,11 +84,7 @@ class Sweeps(MethodView):
     @blp.arguments(SweepCreateSchema, example=EXAMPLE)
     @blp.response(202, SweepSchema, headers={"Location": {
         "description": "URL of the new sweep", "schema": {"type": "string"}}})
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
-    @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
-    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
-    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+    @blp.queueing_errors()
     def post(self, sweep):
         """Start a sweep.
 
