@@ -98,6 +98,9 @@ def follow(job, timeout: float | None = None) -> int:
     epochs = ((job.record.get("spec") or {}).get("training") or {}).get("epochs")
     title = f"job {job.id} ({job.record.get('name')}) on {job.record.get('dataset')}: {job.status}"
     previous = signal.signal(signal.SIGALRM, _time_up)
+    # Ctrl-C asks what next, however we were started: a parent that ignored SIGINT (a
+    # background job of a script) would otherwise leave it ignored, as local training does not.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     if timeout:
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
@@ -123,6 +126,7 @@ def follow(job, timeout: float | None = None) -> int:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
         view.stop()
     return report_outcome(job, view)
 

@@ -16,8 +16,10 @@ LONG = {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}}
 
 def test_detach_off_a_terminal_then_stop_keeps_the_model(url, client):
     job = client.train(LONG)
+    # Started with SIGINT ignored, as a script's background job is: Ctrl-C still detaches.
     watcher = subprocess.Popen([MLPQ, "--url", url, "status", job.id, "--watch"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         while not watcher.stdout.readline().startswith("epoch"):  # watching, an epoch done
             assert watcher.poll() is None, watcher.stderr.read()
