@@ -7,10 +7,11 @@ from worker.ids import is_valid_id
 LATEST = "latest"  # the newest ready model (worker.artifacts.ArtifactStore.latest_model)
 
 
-def no_latest_model(dataset: str | None = None) -> str:
-    """The 404 message when `latest` names no model (of `dataset`)."""
+def no_latest_model(dataset: str | None = None, input_kind: str | None = None) -> str:
+    """The 404 message when `latest` names no model (of `dataset`, taking `input_kind`)."""
+    kind = f"{input_kind} " if input_kind else ""
     scope = f" for dataset {dataset}" if dataset else ""
-    return f"No trained model yet{scope}."
+    return f"No trained {kind}model yet{scope}."
 
 
 class IdConverter(BaseConverter):

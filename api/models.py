@@ -14,7 +14,7 @@ from api.ownership import owner_filter, visible
 from api.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema, model_input
 from api.services import services
 from engine.serialization import MANIFEST, MODEL_FILES, WEIGHTS
-from worker.artifacts import ModelNotFound
+from worker.artifacts import ModelNotFound, is_ready
 
 blp = Blueprint(
     "models", __name__, url_prefix="/v1/models",
@@ -35,16 +35,11 @@ def find_model(model_ref, dataset=None, input_kind=None):
     applies the same `latest` rule, ArtifactStore.latest_model.)
     """
     artifacts = services().artifacts
-    if model_ref == LATEST and input_kind is not None:
-        model = next(iter(_of_kind(artifacts.list_models(owner=owner_filter(), dataset=dataset),
-                                   input_kind)), None)
-        if model is None:
-            abort(404, message=f"No trained {input_kind} model yet.")
-        return model
     if model_ref == LATEST:
-        model = artifacts.latest_model(owner=owner_filter(), dataset=dataset)
+        model = artifacts.latest_model(owner=owner_filter(), dataset=dataset,
+                                       where=_takes(input_kind) if input_kind else None)
         if model is None:
-            abort(404, message=no_latest_model(dataset))
+            abort(404, message=no_latest_model(dataset, input_kind))
         return model
     model = artifacts.get_model(model_ref)
     if model is None or not visible(model):
@@ -63,10 +58,15 @@ class Models(MethodView):
         return _of_kind(models, args.get("input")) if args.get("input") else models
 
 
+def _takes(input_kind):
+    """Whether a model's input is of `input_kind` (ModelSchema's `input.kind`)."""
+    return lambda model: model_input(model)["kind"] == input_kind
+
+
 def _of_kind(models, input_kind):
-    """The ready models whose input is of `input_kind` (ModelSchema's `input.kind`)."""
-    return [model for model in models
-            if model.get("status") == "ready" and model_input(model)["kind"] == input_kind]
+    """The ready models whose input is of `input_kind`."""
+    takes = _takes(input_kind)
+    return [model for model in models if is_ready(model) and takes(model)]
 
 
 @blp.route("/<model_ref:model_id>")

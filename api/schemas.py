@@ -19,6 +19,7 @@ from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
 from engine.schedules import SCHEDULES
 from engine.serialization import MODEL_FILES
+from worker.artifacts import DAMAGED, READY
 from worker.jobs import STATUSES
 
 NAME_MAX_LENGTH = 100
@@ -366,7 +367,7 @@ class ModelSchema(ma.Schema):
         "stop reasons were recorded)"})
     size_bytes = ma.fields.Integer()
     status = ma.fields.String(metadata={
-        "enum": ["ready", "damaged"],
+        "enum": [READY, DAMAGED],
         "description": "damaged: its files are unreadable; it can only be deleted"})
     created_at = _timestamp("when the model was saved")
 

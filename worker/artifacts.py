@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from engine import serialization
@@ -31,6 +32,14 @@ from worker.ids import is_valid_id, validate_id
 
 RECORD_FIELDS = ("id", "job_id", "name", "dataset", "owner", "spec", "metrics", "evaluation",
                  "stop_reason", "created_at")
+
+
+READY, DAMAGED = "ready", "damaged"  # a model record's status: its files intact, or unreadable
+
+
+def is_ready(record: dict) -> bool:
+    """Whether the model's files are intact: only such a model is served or named `latest`."""
+    return record.get("status") == READY
 
 
 def select_models(records, *, owner: str | None = None, dataset: str | None = None) -> list[dict]:
@@ -90,11 +99,13 @@ class ArtifactStore:
                    if is_valid_id(directory.name))  # not the temporary siblings of a save
         return select_models(records, owner=owner, dataset=dataset)
 
-    def latest_model(self, *, owner: str | None = None, dataset: str | None = None) -> dict | None:
+    def latest_model(self, *, owner: str | None = None, dataset: str | None = None,
+                     where: Callable[[dict], bool] | None = None) -> dict | None:
         """What the alias `latest` names: the newest model whose files are intact (status
-        "ready"), optionally of one owner and/or dataset; None when there is none."""
+        READY), optionally of one owner and/or dataset and for which `where(record)` holds;
+        None when there is none."""
         return next((model for model in self.list_models(owner=owner, dataset=dataset)
-                     if model.get("status") == "ready"), None)
+                     if is_ready(model) and (where is None or where(model))), None)
 
     def delete_model(self, model_id: str) -> bool:
         """Remove a model; True if it existed. The rename makes it vanish from listings at once."""
@@ -215,11 +226,11 @@ def record_from_manifest(model_id: str, manifest: dict | None) -> dict:
     """The model record kept in a manifest's `metadata`, with `id` and `status`; a manifest
     that could not be read (None) still names a model the user may want to see and delete."""
     if not isinstance(manifest, dict):
-        return {"id": model_id, "status": "damaged"}
+        return {"id": model_id, "status": DAMAGED}
     record = dict(manifest.get("metadata") or {})
     record["id"] = model_id
     record.setdefault("created_at", manifest.get("created_at"))
-    record["status"] = "ready"
+    record["status"] = READY
     return record
 
 

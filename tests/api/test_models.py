@@ -158,3 +158,10 @@ def test_models_say_what_input_they_take_and_filter_by_it(idle_client):
     assert idle_client.get("/v1/models/latest?input=image").get_json()["id"] == digits
     bad = idle_client.get("/v1/models?input=audio")
     assert bad.status_code == 422 and "input" in bad.get_json()["errors"]
+
+
+def test_latest_of_a_kind_with_none_of_that_kind_is_404_saying_so(idle_client):
+    for query, message in [("input=image", "No trained image model yet."),
+                           ("input=vector&dataset=xor", "No trained vector model yet for dataset xor.")]:
+        response = idle_client.get(f"/v1/models/latest?{query}")
+        assert response.status_code == 404 and response.get_json()["message"] == message
