@@ -32,6 +32,7 @@ class ExampleByName(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, name):
         """Read one example; post its `spec` to `/v1/jobs` to train it."""
-        if name not in EXAMPLES:
-            abort(404, message=f"no example {name!r}; known examples: {', '.join(EXAMPLES)}")
-        return example(name)
+        try:
+            return example(name)
+        except KeyError as error:  # its message names the known examples
+            abort(404, message=error.args[0])

@@ -83,13 +83,12 @@ def base_spec(spec_file: str | None, example: str | None = None, run_local: bool
         return {"dataset": "mnist"}
     if not run_local:
         return options().client.example(example)["spec"]
-    from engine.examples import EXAMPLES
     from engine.examples import example as local_example
 
-    if example not in EXAMPLES:
-        raise click.BadParameter(f"no example {example!r}; choose one of: {', '.join(EXAMPLES)}",
-                                 param_hint="--example")
-    return local_example(example)["spec"]
+    try:
+        return local_example(example)["spec"]
+    except KeyError as error:  # its message names the known examples
+        raise click.BadParameter(error.args[0], param_hint="--example") from None
 
 
 def follow(job, timeout: float | None = None) -> int:

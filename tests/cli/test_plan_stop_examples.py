@@ -74,3 +74,5 @@ def test_examples_list_and_train_one(url, tmp_path):
     assert here.returncode == 0 and "test accuracy 1.0000 (4/4)" in here.stdout
     missing = run_mlpq("train", "--example", "no-such-example", url=url)
     assert missing.returncode == 3 and "no example" in missing.stderr
+    missing_here = run_mlpq("train", "--local", "--example", "no-such-example")
+    assert missing_here.returncode == 2 and "known examples: and-perceptron" in missing_here.stderr
