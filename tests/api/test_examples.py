@@ -17,7 +17,6 @@ The sigmoid-output model is then served: V1 and V2 predictions must match the sa
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,8 @@ import pytest
 from engine import datasets
 from engine import load as load_network
 from engine.examples import EXAMPLES
+from tests.service_fixtures import wait_until
+from worker.job_scripts import TERMINAL_STATUSES
 
 # name -> (epochs in this test, the least test accuracy after that many)
 SHORTENED = {
@@ -35,7 +36,6 @@ SHORTENED = {
     "mixed-relu-tanh-softmax": (2, 0.96),
     "strong-mnist": (1, 0.95),  # one epoch: the cosine schedule decays to 1e-5 within it
 }
-FINISHED = {"succeeded", "failed", "cancelled"}
 
 
 @pytest.fixture
@@ -47,13 +47,8 @@ def stack(start_gunicorn, service_env, celery_worker):
 
 
 def wait(client, job_id, timeout=600.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in FINISHED:
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}: {job['progress']}"
-        time.sleep(0.25)
+    return wait_until(lambda: (job := client.get(f"/v1/jobs/{job_id}").json())["status"]
+                      in TERMINAL_STATUSES and job, timeout, 0.25, f"job {job_id} to finish")
 
 
 def test_every_example_reaches_its_stated_result(stack, artifact_dir):
