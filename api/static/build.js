@@ -3,7 +3,7 @@
 // the raw JSON kept in sync; the spec in the URL so a link reproduces the form.
 
 import { ApiError, list, post, schema } from "./api.js";
-import { $, duration, el, initKeyForm, notice, report, table } from "./dom.js";
+import { $, duration, el, initKeyForm, notice, report, table, warningList } from "./dom.js";
 
 const choices = {}; // filled from the API by loadChoices()
 let spec = null; // the job body being edited: {name, dataset, model, training}
@@ -289,8 +289,7 @@ function showPlan(plan) {
       String(layer.layer + 1), String(layer.units), layer.activation, String(layer.fan_in),
       layer.parameters.toLocaleString("en")])),
     el("h3", {}, plan.warnings.length ? "Warnings" : "No warnings"),
-    el("ul", { id: "plan-warnings" }, plan.warnings.map((warning) => el("li", { dataset: { rule: warning.id } },
-      el("strong", {}, warning.title), el("br"), warning.reason, el("br"), el("em", {}, warning.suggestion)))));
+    warningList(plan.warnings, { id: "plan-warnings" }));
 }
 
 let planRequest = 0;

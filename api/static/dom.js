@@ -80,6 +80,12 @@ export const link = (href, text) => el("a", { href }, text);
 export const jobLink = (job) => link(`/job?id=${job.id}`, job.name || job.id);
 export const modelLink = (model) => link(`/model?id=${model.id}`, model.name || model.id);
 
+/** A plan's teaching warnings (POST /v1/plans) as a list: title, why, and what to do. */
+export function warningList(warnings, attributes = {}) {
+  return el("ul", attributes, warnings.map((warning) => el("li", { dataset: { rule: warning.id } },
+    el("strong", {}, warning.title), el("br"), warning.reason, el("br"), el("em", {}, warning.suggestion))));
+}
+
 /** A <table> from column headings and rows of cells (text or nodes), scrolling sideways
  * inside its box when it is wider than the screen. */
 export function table(headings, rows, caption) {

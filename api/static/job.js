@@ -3,7 +3,7 @@
 
 import { TERMINAL, followEvents, get, list, post } from "./api.js";
 import { drawHealth, drawHistory, drawProbabilities } from "./charts.js";
-import { $, duration, el, initKeyForm, notice, number, percent, query, report, table } from "./dom.js";
+import { $, duration, el, initKeyForm, notice, number, percent, query, report, table, warningList } from "./dom.js";
 import { DrawingPad } from "./draw.js";
 
 const jobId = query().get("id");
@@ -58,10 +58,7 @@ function showPlan() {
       + (job.metrics.length ? `; the epochs so far took ${duration(spent)}` : "");
   $("plan").replaceChildren(
     el("p", {}, `${plan.parameters.toLocaleString("en")} parameters · ${plan.batches_per_epoch} batches per epoch · ${estimate}`),
-    plan.warnings.length
-      ? el("ul", {}, plan.warnings.map((warning) => el("li", {}, el("strong", {}, warning.title), el("br"),
-        warning.reason, el("br"), el("em", {}, warning.suggestion))))
-      : el("p", { class: "muted" }, "No teaching warnings."));
+    plan.warnings.length ? warningList(plan.warnings) : el("p", { class: "muted" }, "No teaching warnings."));
 }
 
 function showCurves() {

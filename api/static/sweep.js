@@ -42,14 +42,12 @@ export async function showSweep(id) {
   $("sweep-picker").value = id;
   showTable(sweep);
   drawParallel($("sweep-parallel"), sweep);
-  const best = sweep.results.slice(0, BEST);
-  const runs = [];
-  for (const row of best) {
-    for (const cell of row.runs) {
-      const job = await get(`/v1/jobs/${cell.job_id}`);
-      runs.push({ label: `#${row.rank} ${describe(row.config)} seed ${cell.seed}`, metrics: job.metrics });
-    }
-  }
+  const cells = sweep.results.slice(0, BEST).flatMap((row) => row.runs.map((cell) => ({ row, cell })));
+  // the runs' records are independent: ask for them all at once
+  const runs = await Promise.all(cells.map(async ({ row, cell }) => ({
+    label: `#${row.rank} ${describe(row.config)} seed ${cell.seed}`,
+    metrics: (await get(`/v1/jobs/${cell.job_id}`)).metrics,
+  })));
   drawOverlay($("sweep-loss"), $("sweep-accuracy"), runs);
 }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from urllib.parse import quote
 
 import pytest
 
@@ -194,6 +196,22 @@ def test_stop_and_keep_from_the_job_page(page, studio):
     assert len(done["metrics"]) < 30 and done["model_id"]
     page.wait_for_selector("#summary a:has-text('open the model')")
     assert page.get_by_role("button", name="Cancel (keep nothing)").is_hidden()
+
+
+def test_a_plans_teaching_warning_shows_in_build_and_on_the_job_page(page, studio):
+    """XOR without a hidden layer: the plan warns while it is built, and the job keeps the plan."""
+    body = {**XOR_BODY, "name": "xor-no-hidden", "training": {**XOR_BODY["training"], "epochs": 5},
+            "model": {"layers": [{"units": 1, "activation": "sigmoid"}], "loss": "binary_cross_entropy"}}
+    rule = "xor_without_hidden_layer"
+    page.goto("/build#spec=" + quote(json.dumps(body)))
+    warning = page.locator(f"#plan-warnings li[data-rule='{rule}']")
+    warning.wait_for()
+    expected = next(w for w in studio.http.post("/v1/plans", json=body).json()["warnings"] if w["id"] == rule)
+    assert expected["title"] in warning.inner_text() and expected["suggestion"] in warning.inner_text()
+    job = studio.submit(body)
+    page.goto(f"/job?id={job['id']}")
+    page.locator(f"#plan-section li[data-rule='{rule}']").wait_for()
+    assert expected["title"] in page.locator("#plan-section").inner_text()
 
 
 def test_a_confusion_cell_opens_its_mistakes(page, studio, mnist_job):
