@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -73,7 +72,9 @@ def test_cancel_a_queued_job_it_never_starts(idle_client, idle_settings, make_ce
     worker = make_celery_worker(env_overrides=env)
     store = idle_client.application.extensions["mlpq"].jobs
     wait_until(lambda: store.queue_depth() == 0, timeout=30, message="the worker to take the message")
-    time.sleep(1)  # room for a (wrong) start to show in the record
+    # The worker runs one task at a time, so once a job sent after it has finished, the
+    # cancelled job's message has been handled to the end (no sleeping on a guess).
+    assert wait_for_job(idle_client, submit(idle_client, XOR_SPEC)["id"])["status"] == "succeeded"
     after = idle_client.get(f"/v1/jobs/{job['id']}").get_json()
     assert after["status"] == "cancelled"
     assert after["started_at"] is None and after["metrics"] == [] and after["model_id"] is None
