@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.browser.conftest import XOR_BODY, screenshot
 from tests.browser.test_studio import chart_traces
+from tests.service_fixtures import wait_until
+from worker.job_scripts import TERMINAL_STATUSES
 
 BEST = 3  # api/static/sweep.js draws the runs of the best three configurations
 
@@ -18,10 +18,9 @@ def run_sweep(studio) -> dict:
     response = studio.http.post("/v1/sweeps", json=body)
     assert response.status_code == 202, response.text
     sweep_id = response.json()["id"]
-    deadline = time.monotonic() + 180
-    while (sweep := studio.http.get(f"/v1/sweeps/{sweep_id}").json())["status"] != "succeeded":
-        assert sweep["status"] in {"queued", "running"} and time.monotonic() < deadline, sweep
-        time.sleep(0.2)
+    sweep = wait_until(lambda: (sweep := studio.http.get(f"/v1/sweeps/{sweep_id}").json())["status"]
+                       in TERMINAL_STATUSES and sweep, 180, 0.2, f"sweep {sweep_id} to end")
+    assert sweep["status"] == "succeeded", sweep
     return sweep
 
 

@@ -1,10 +1,9 @@
 """Sweep fixtures: the API suite's app and clients (real Redis, real Celery worker), and sweep helpers."""
 
-import time
-
 from tests.api.conftest import app, client, idle_client, idle_settings  # noqa: F401 (fixtures)
+from tests.service_fixtures import wait_until
+from worker.job_scripts import TERMINAL_STATUSES  # a sweep ends as its runs do
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
 XOR_BASE = {
     "dataset": "xor",
     "model": {"layers": [{"units": 3, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
@@ -21,11 +20,5 @@ def start_sweep(api, body):
 
 
 def wait_for_sweep(api, sweep_id, timeout=180.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        sweep = api.get(f"/v1/sweeps/{sweep_id}").get_json()
-        if sweep["status"] in TERMINAL:
-            return sweep
-        if time.monotonic() > deadline:
-            raise AssertionError(f"sweep {sweep_id} still {sweep['status']}: {sweep['progress']}")
-        time.sleep(0.2)
+    return wait_until(lambda: (sweep := api.get(f"/v1/sweeps/{sweep_id}").get_json())["status"]
+                      in TERMINAL_STATUSES and sweep, timeout, 0.2, f"sweep {sweep_id} to end")
