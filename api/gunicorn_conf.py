@@ -5,10 +5,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from api.config import THREADS_PER_WORKER
-from worker.logs import gunicorn_logconfig
+from api.core.config import THREADS_PER_WORKER
+from worker.store.logs import gunicorn_logconfig
 
-# Metrics of all worker processes are summed through files in this directory (api/metrics.py).
+# Metrics of all worker processes are summed through files in this directory (api/core/metrics.py).
 # prometheus-client chooses where values live when it is first imported, which create_app does
 # in each worker, so the directory is settled here, before any worker starts. One given from
 # outside may hold an earlier run's files: they are cleared. One made here is removed at exit.

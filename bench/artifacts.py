@@ -34,11 +34,11 @@ sys.path[:] = [str(REPO)] + [entry for entry in sys.path
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from api.model_cache import ModelCache  # noqa: E402
+from api.models.cache import ModelCache  # noqa: E402
 from engine.network import Network  # noqa: E402
-from worker.artifacts import ArtifactStore  # noqa: E402
-from worker.ids import new_id  # noqa: E402
-from worker.s3_artifacts import S3ArtifactStore, make_client  # noqa: E402
+from worker.store.artifacts import ArtifactStore  # noqa: E402
+from worker.store.ids import new_id  # noqa: E402
+from worker.store.s3_artifacts import S3ArtifactStore, make_client  # noqa: E402
 
 MODELS = {"784-128-10": [128], "784-512-512-10": [512, 512]}
 

@@ -1,6 +1,6 @@
 """Prediction over HTTP on the real stack: gunicorn (production config) measured with wrk.
 
-Starts a private Redis (worker/redis_server.py), trains a 784-128-10 MNIST model with the
+Starts a private Redis (mlpq/redis_server.py), trains a 784-128-10 MNIST model with the
 engine and stores it through the worker's ArtifactStore, starts
 `gunicorn -c python:api.gunicorn_conf 'api:create_app()'`, then measures in one run:
 
@@ -41,9 +41,9 @@ import numpy as np  # noqa: E402
 import orjson  # noqa: E402
 
 from engine import Network, datasets  # noqa: E402
-from worker.artifacts import ArtifactStore  # noqa: E402
-from worker.ids import new_id  # noqa: E402
-from worker.redis_server import RedisServer, free_port  # noqa: E402
+from mlpq.redis_server import RedisServer, free_port  # noqa: E402
+from worker.store.artifacts import ArtifactStore  # noqa: E402
+from worker.store.ids import new_id  # noqa: E402
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"  # where this project's machines keep MNIST
@@ -261,7 +261,7 @@ def blas_thread_times(artifact_dir: Path, model_id: str, samples: np.ndarray,
     """The served forward pass of 1000 inputs with 1 and with 2 OpenBLAS threads, alternated."""
     from threadpoolctl import threadpool_limits
 
-    from api.model_cache import ModelCache
+    from api.models.cache import ModelCache
 
     model = ModelCache(ArtifactStore(artifact_dir)).get(model_id)
     batch = np.ascontiguousarray(samples, dtype=np.float32)

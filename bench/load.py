@@ -1,6 +1,6 @@
 """Load on the real stack: predicts at saturation plus a steady stream of training jobs.
 
-Starts a private Redis (worker/redis_server.py), one `celery -A worker worker` and gunicorn with
+Starts a private Redis (mlpq/redis_server.py), one `celery -A worker worker` and gunicorn with
 the production config (`gunicorn -c python:api.gunicorn_conf 'api:create_app()'`), trains the
 model it serves through the stack itself (a 1-epoch MNIST job), then measures in one run:
 
@@ -43,7 +43,7 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 
 from engine import datasets  # noqa: E402
-from worker.redis_server import RedisServer, free_port  # noqa: E402
+from mlpq.redis_server import RedisServer, free_port  # noqa: E402
 
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 if "MLPQ_DATA_DIR" not in os.environ and SHARED_DATASETS.is_dir():

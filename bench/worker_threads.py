@@ -20,11 +20,11 @@ from pathlib import Path
 # http package (kombu and urllib import it): the repository takes bench/'s place.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from mlpq.redis_server import RedisServer  # noqa: E402
 from tests.service_fixtures import CeleryWorker, build_service_env  # noqa: E402
-from worker.celery_app import create_celery_app, enqueue_training  # noqa: E402
-from worker.config import Settings  # noqa: E402
-from worker.jobs import JobStore  # noqa: E402
-from worker.redis_server import RedisServer  # noqa: E402
+from worker.store.celery_app import create_celery_app, enqueue_training  # noqa: E402
+from worker.store.config import Settings  # noqa: E402
+from worker.store.jobs import JobStore  # noqa: E402
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 

@@ -11,7 +11,7 @@ import httpx
 from httpx_sse import SSEError, connect_sse
 
 from mlpq.errors import ConnectionError, Timeout, error_from_response
-from worker.job_scripts import TERMINAL_STATUSES
+from worker.store.job_scripts import TERMINAL_STATUSES
 
 RECONNECT_ATTEMPTS = 5  # consecutive failed reconnects before watch() gives up
 STREAM_READ_TIMEOUT = 60.0  # well above the server's keep-alive interval (15 s by default)

@@ -18,7 +18,7 @@ def keygen(name, admin, as_json) -> int:
     NAME is who the key is for; jobs and models it creates belong to this name (1-64 letters,
     digits, '.', '_' or '-').
     """
-    from api.auth import generate_key, key_entry
+    from api.core.auth import generate_key, key_entry
 
     key = generate_key()
     try:

@@ -148,7 +148,7 @@ def read_inputs(path: str, input_size: int | None = None) -> np.ndarray:
     suffix = Path(path).suffix.lower()
     try:
         if suffix in IMAGE_SUFFIXES:
-            from api.images import ImageError, preprocess_image
+            from api.models.images import ImageError, preprocess_image
 
             try:
                 rows = preprocess_image(Path(path).read_bytes()).reshape(1, -1)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import click
 
 from mlpq.supervisor import Child, Supervisor
-from worker.config import DEFAULT_REDIS_URL
+from worker.store.config import DEFAULT_REDIS_URL
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -107,7 +107,7 @@ def ensure_redis(redis_url: str, home: Path, log):
 
     Returns the started `RedisServer`, or None when an existing server is used.
     """
-    from worker.redis_server import RedisServer, RedisServerError, redis_reachable
+    from mlpq.redis_server import RedisServer, RedisServerError, redis_reachable
 
     if redis_reachable(redis_url, timeout=1.0):
         log(f"using the Redis server at {redis_url}")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from worker.redis_server import RedisServer, exit_with_parent
+from mlpq.redis_server import RedisServer, exit_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Fast timings so faults are detected within seconds in tests (production defaults are in
-# worker/config.py). The lease must still outlast a heartbeat stalled by a busy 2-core machine.
+# worker/store/config.py). The lease must still outlast a heartbeat stalled by a busy 2-core machine.
 FAST_SETTINGS = {
     "MLPQ_LEASE_SECONDS": "3",
     "MLPQ_SWEEP_SECONDS": "1",
@@ -250,7 +250,7 @@ def make_celery_worker(service_env, tmp_path):
 @pytest.fixture(scope="session")
 def worker_settings(service_env):
     """Settings as the session's workers see them."""
-    from worker.config import Settings
+    from worker.store.config import Settings
 
     return Settings.from_env(service_env)
 
@@ -258,7 +258,7 @@ def worker_settings(service_env):
 @pytest.fixture(scope="session")
 def celery_app(worker_settings):
     """A Celery app on the session's Redis, to queue jobs with `enqueue_training(celery_app, id)`."""
-    from worker.celery_app import create_celery_app
+    from worker.store.celery_app import create_celery_app
 
     app = create_celery_app(worker_settings)
     yield app
@@ -269,10 +269,10 @@ class IsolatedService:
     """A private Redis, artifact dir and worker factory for tests that break things."""
 
     def __init__(self, server: RedisServer, env: dict[str, str], make_worker):
-        from worker.artifacts import ArtifactStore
-        from worker.celery_app import create_celery_app
-        from worker.config import Settings
-        from worker.jobs import JobStore
+        from worker.store.artifacts import ArtifactStore
+        from worker.store.celery_app import create_celery_app
+        from worker.store.config import Settings
+        from worker.store.jobs import JobStore
 
         self.server, self.env, self._make_worker = server, env, make_worker
         self.settings = Settings.from_env(env)
@@ -288,7 +288,7 @@ class IsolatedService:
         return self._make_worker(env=self.env, **options)
 
     def submit(self, spec: dict, dataset: str = "xor", name: str = "job", **fields) -> str:
-        from worker.celery_app import enqueue_training
+        from worker.store.celery_app import enqueue_training
 
         job = self.jobs.create(name=name, dataset=dataset, spec=spec, **fields)
         enqueue_training(self.celery, job["id"])
@@ -309,7 +309,7 @@ def isolated_service(make_redis_server, make_celery_worker, tmp_path):
 @pytest.fixture
 def job_store(redis_url):
     """A JobStore on the session's Redis."""
-    from worker.jobs import JobStore
+    from worker.store.jobs import JobStore
 
     store = JobStore.from_url(redis_url)
     yield store
@@ -319,6 +319,6 @@ def job_store(redis_url):
 @pytest.fixture
 def artifact_store(artifact_dir):
     """The ArtifactStore the session's worker writes to."""
-    from worker.artifacts import ArtifactStore
+    from worker.store.artifacts import ArtifactStore
 
     return ArtifactStore(artifact_dir)

@@ -15,8 +15,8 @@ import redis
 from threadpoolctl import threadpool_limits
 
 from engine.calibration import measure_speed
-from worker.config import Settings
-from worker.jobs import JobStore
+from worker.store.config import Settings
+from worker.store.jobs import JobStore
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The worker's Celery app, built from the environment: what `celery -A worker worker` runs.
 
 Celery's documented project layout: `celery -A worker` finds the `app` in `worker/celery.py`.
-Only worker processes import this module; the API builds its own app (api/services.py).
+Only worker processes import this module; the API builds its own app (api/core/services.py).
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 from celery.signals import worker_process_init, worker_ready, worker_shutting_down
 from threadpoolctl import threadpool_limits
 
-from worker import calibration, logs, shutdown  # noqa: F401 - logs connects the signals behind structured logs
-from worker.celery_app import create_celery_app
-from worker.config import Settings
+from worker import calibration, shutdown
+from worker.store import logs  # noqa: F401 - logs connects the signals behind structured logs
+from worker.store.celery_app import create_celery_app
+from worker.store.config import Settings
 from worker.sweeper import LeaseSweeper
 
 app = create_celery_app(Settings.from_env(), include=["worker.tasks"], set_as_current=True)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import redis
 
 from engine.training import Callback
-from worker.jobs import CANCEL, STOP
 from worker.shutdown import handback_requested
+from worker.store.jobs import CANCEL, STOP
 
 logger = logging.getLogger(__name__)
 

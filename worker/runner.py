@@ -24,14 +24,14 @@ from engine.network import Network
 from engine.serialization import ModelFileError
 from engine.spec import SpecError, validate_job_work, validate_model_spec, validate_training_config
 from engine.training import TrainingError
-from worker.artifacts import ArtifactStore
-from worker.config import Settings
-from worker.ids import model_id_for_job, new_id
-from worker.job_scripts import TERMINAL_STATUSES
-from worker.jobs import JobStateError, JobStore, utc_now
 from worker.progress import JobCallback, retry_redis
-from worker.s3_artifacts import STORAGE_ERRORS
-from worker.stores import open_artifact_store
+from worker.store.artifacts import ArtifactStore
+from worker.store.config import Settings
+from worker.store.ids import model_id_for_job, new_id
+from worker.store.job_scripts import TERMINAL_STATUSES
+from worker.store.jobs import JobStateError, JobStore, utc_now
+from worker.store.s3_artifacts import STORAGE_ERRORS
+from worker.store.stores import open_artifact_store
 
 logger = logging.getLogger(__name__)
 EXIT_STALLED = 70  # EX_SOFTWARE: what a pool process whose job stalled exits with

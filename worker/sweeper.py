@@ -8,8 +8,8 @@ import threading
 import redis
 from celery import bootsteps
 
-from worker.celery_app import CeleryApp, enqueue_training
 from worker.runner import job_store
+from worker.store.celery_app import CeleryApp, enqueue_training
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from api import create_app
 from tests.service_fixtures import REPO_ROOT, build_service_env
-from worker.config import Settings
+from worker.store.config import Settings
 
 XOR_SPEC = {
     "name": "xor",

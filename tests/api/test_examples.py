@@ -27,7 +27,7 @@ from engine import datasets
 from engine import load as load_network
 from engine.examples import EXAMPLES
 from tests.service_fixtures import wait_until
-from worker.job_scripts import TERMINAL_STATUSES
+from worker.store.job_scripts import TERMINAL_STATUSES
 
 # name -> (epochs in this test, the least test accuracy after that many)
 SHORTENED = {

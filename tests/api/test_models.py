@@ -134,7 +134,7 @@ def test_an_unknown_route_under_a_real_id_is_still_a_plain_404(idle_client):
 def test_models_say_what_input_they_take_and_filter_by_it(idle_client):
     """The draw panel offers only image models: `input.kind`, `?input=image`, `latest?input=image`."""
     from engine import Network
-    from worker.ids import new_id
+    from worker.store.ids import new_id
 
     store = idle_client.application.extensions["mlpq"].artifacts
     def save(dataset, input_size, units, created_at):

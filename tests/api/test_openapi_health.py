@@ -7,11 +7,11 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from api.ui import PAGES
+from api.studio.views import PAGES
 from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
 from tests.api.conftest import make_app
-from worker.config import Settings
+from worker.store.config import Settings
 
 ERROR_FIELDS = {"code", "status", "message", "errors"}
 

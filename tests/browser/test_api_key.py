@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from api.auth import generate_key, key_entry
+from api.core.auth import generate_key, key_entry
 from tests.api.conftest import GunicornServer
 from tests.browser.conftest import PLAN_REFUSED, XOR_BODY, open_tab
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from tests.browser.conftest import XOR_BODY, screenshot
 from tests.browser.test_studio import chart_traces
 from tests.service_fixtures import wait_until
-from worker.job_scripts import TERMINAL_STATUSES
+from worker.store.job_scripts import TERMINAL_STATUSES
 
-BEST = 3  # api/static/sweep.js draws the runs of the best three configurations
+BEST = 3  # api/studio/static/sweep.js draws the runs of the best three configurations
 
 
 def run_sweep(studio) -> dict:

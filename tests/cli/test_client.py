@@ -162,7 +162,7 @@ def test_errors_are_typed_and_carry_the_servers_body(client, url):
 @pytest.fixture
 def keyed_server(make_redis_server, tmp_path):
     """gunicorn requiring API keys, on a Redis no worker consumes (its jobs stay queued)."""
-    from api.auth import generate_key, key_entry
+    from api.core.auth import generate_key, key_entry
 
     key = generate_key()
     redis_server = make_redis_server()

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from engine import datasets
+from mlpq.redis_server import free_port
 from tests.cli.conftest import SMALL_MNIST, XOR_JOB, json_lines, run_mlpq, write_json
 from tests.service_fixtures import wait_until
-from worker.redis_server import free_port
 
 
 def test_train_xor_with_watch_prints_one_line_per_epoch_when_piped(url, client, tmp_path):

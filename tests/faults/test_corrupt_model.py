@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
-from worker.ids import new_id
+from worker.store.ids import new_id
 
 XOR_INPUTS = {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}
 

@@ -25,7 +25,7 @@ XOR_JOB = {"name": "after-the-restart", "dataset": "xor",
 @pytest.fixture
 def crashable_stack(make_redis_server, make_celery_worker, start_api, tmp_path):
     """Redis with every write fsynced before it is acknowledged, one worker, gunicorn."""
-    from worker.jobs import JobStore
+    from worker.store.jobs import JobStore
 
     server = make_redis_server(appendonly=True, appendfsync="always")
     env = build_service_env(server.url, tmp_path / "artifacts")

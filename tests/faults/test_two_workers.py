@@ -4,7 +4,7 @@ import pytest
 
 from tests.faults.conftest import TERMINAL, event_log, status_events
 from tests.service_fixtures import wait_until
-from worker.ids import model_id_for_job
+from worker.store.ids import model_id_for_job
 
 JOBS = 50
 SMALL_XOR = {

@@ -15,7 +15,7 @@ from tests.faults.conftest import (
     status_events,
 )
 from tests.service_fixtures import wait_until
-from worker.ids import model_id_for_job
+from worker.store.ids import model_id_for_job
 
 KILLS = 10
 EPOCHS = 24  # about 1.5 epochs are trained between kills, so the job outlives the tenth

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mlpq.redis_server import RedisServer
 from tests.faults.conftest import ApiServer, api_env
 from tests.service_fixtures import build_service_env
-from worker.redis_server import RedisServer
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,9 @@ def _pieces(body: bytes, chunked: bool, size: int = 65536):
 
 def save_mnist_shaped_model(artifact_dir: Path) -> str:
     from engine.network import Network
-    from worker.artifacts import ArtifactStore
-    from worker.ids import new_id
-    from worker.jobs import utc_now
+    from worker.store.artifacts import ArtifactStore
+    from worker.store.ids import new_id
+    from worker.store.jobs import utc_now
 
     network = Network.from_spec(
         {"layers": [{"units": 16, "activation": "relu"}, {"units": 10, "activation": "softmax"}]},

@@ -24,7 +24,7 @@ from schemathesis.checks import (
 )
 
 from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
-from worker.config import Settings
+from worker.store.config import Settings
 
 # Caps so that any job the fuzzer manages to get accepted is small (the worker trains them).
 FUZZ_LIMITS = {"MLPQ_MAX_LAYERS": "3", "MLPQ_MAX_UNITS": "32", "MLPQ_MAX_EPOCHS": "2",

@@ -127,3 +127,26 @@ def test_dependencies_flow_one_way(package):
             if package == "engine" and top in ENGINE_FORBIDDEN:
                 wrong.setdefault(name, set()).add(imported)
     assert wrong == {}
+
+
+def test_the_api_depends_on_the_stores_not_on_the_celery_process():
+    """The API shares worker/store/ (settings, logs, ids, job and artifact stores, the queue
+    client) with the worker; the Celery process (worker/*.py) is the worker's alone."""
+    modules = our_modules()
+    wrong = {}
+    for name, path in modules.items():
+        if name.split(".")[0] not in ("api", "mlpq"):
+            continue
+        for imported in imported_names(path, name, modules):
+            if imported.split(".")[0] == "worker" and not imported.startswith("worker.store"):
+                wrong.setdefault(name, set()).add(imported)
+    assert wrong == {}
+
+
+def test_the_api_root_holds_only_the_factory_the_gunicorn_config_and_the_rooms():
+    root = REPO_ROOT / "api"
+    modules = sorted(path.name for path in root.glob("*.py"))
+    assert modules == ["__init__.py", "gunicorn_conf.py"]
+    rooms = sorted(path.name for path in root.iterdir()
+                   if path.is_dir() and path.name != "__pycache__")
+    assert all((root / room / "__init__.py").exists() for room in rooms), rooms

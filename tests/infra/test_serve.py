@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mlpq.redis_server import free_port
 from tests.service_fixtures import REPO_ROOT, build_service_env
-from worker.redis_server import free_port
 
 READY_TIMEOUT = 120.0  # a cold start of gunicorn + celery on a busy 2-core machine
 
@@ -211,7 +211,7 @@ def test_cli_lists_its_commands():
 
 
 def test_keygen_makes_a_key_whose_entry_the_api_accepts():
-    from api.auth import KeyRing, parse_api_keys
+    from api.core.auth import KeyRing, parse_api_keys
 
     alice, admin = make_key("alice"), make_key("root", "--admin")
     assert alice["key"] != admin["key"]

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import Network
 from tests.api.conftest import submit, wait_for_job
-from worker.ids import new_id
+from worker.store.ids import new_id
 
 # Small enough for quick epochs, long enough to be caught between its first and last epoch.
 SLOW_MNIST_JOB = {

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.derived import derived
+from api.insight.derived import derived
 from tests.api.conftest import make_app
 
 

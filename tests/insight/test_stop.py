@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine import load as load_network
 from tests.api.conftest import submit, wait_for_job
 from tests.insight.test_job_predict import SLOW_MNIST_JOB
-from worker.ids import new_id
+from worker.store.ids import new_id
 
 
 def test_stop_keeps_a_running_job_as_a_model(client, celery_worker, artifact_dir, mnist_test):

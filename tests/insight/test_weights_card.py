@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.model_card import confused_pairs
-from api.pictures import TILE_GAP, tile_grid
+from api.insight.card import confused_pairs
+from api.insight.pictures import TILE_GAP, tile_grid
 
 
 def png(response):

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import XOR_SPEC, idle_settings, make_app, submit, wait_for_job
-from worker.logs import make_handler
+from worker.store.logs import make_handler
 
 __all__ = ["idle_settings"]  # fixture shared with the API suite
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from api.serving import PredictionError
+from api.models.serving import PredictionError
 from tests.api.conftest import XOR_SPEC, app, free_port, idle_client, idle_settings, make_app
 from tests.faults.hanging import HANG_JOB_NAME
 from tests.insight.conftest import xor_model
@@ -17,10 +17,10 @@ from tests.predict.test_errors import V1_CASES, b64
 from tests.predict.test_model_cache import corrupt_weights
 from tests.service_fixtures import REPO_ROOT, wait_until
 from tests.storage.conftest import moto_server, s3_env
-from worker.celery_app import enqueue_training
-from worker.config import Settings
-from worker.ids import new_id
 from worker.runner import ERROR_TYPES, Outcome, error_type, run_training_job
+from worker.store.celery_app import enqueue_training
+from worker.store.config import Settings
+from worker.store.ids import new_id
 
 # Fixtures shared with the API, prediction, insight and storage suites.
 __all__ = ["app", "idle_client", "idle_settings", "model_copy", "moto_server", "s3_env",

@@ -10,14 +10,14 @@ import time
 
 import pytest
 
+from mlpq.redis_server import RedisServer
 from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
 from tests.service_fixtures import wait_until
-from worker.celery_app import create_celery_app
-from worker.config import Settings
-from worker.ids import new_id
-from worker.jobs import JobStore
-from worker.logs import job_id_var, log_format, make_handler, request_id_var
-from worker.redis_server import RedisServer
+from worker.store.celery_app import create_celery_app
+from worker.store.config import Settings
+from worker.store.ids import new_id
+from worker.store.jobs import JobStore
+from worker.store.logs import job_id_var, log_format, make_handler, request_id_var
 from worker.sweeper import requeue_orphaned_jobs
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -65,7 +65,7 @@ def test_lines_logged_while_handling_a_request_carry_its_id(tmp_path, json_logs)
     client = make_app(Settings.from_env({"REDIS_URL": url})).test_client()
     response = client.get("/v1/jobs", headers={"X-Request-ID": "during-outage"})
     assert response.status_code == 503
-    [warning] = json_logs.of("api.errors")
+    [warning] = json_logs.of("api.core.errors")
     assert "ConnectionError" in warning["message"] and warning["request_id"] == "during-outage"
     logging.getLogger("tests.after").warning("after the request")
     assert "request_id" not in json_logs.of("tests.after")[0]  # the context was cleared

@@ -7,12 +7,12 @@ import json
 import httpx
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from mlpq.redis_server import RedisServer
 from tests.api.conftest import XOR_SPEC, GunicornServer, make_app
 from tests.observability.conftest import parse_metrics, scrape, value
-from worker.config import Settings
-from worker.ids import new_id
-from worker.jobs import JobStore
-from worker.redis_server import RedisServer
+from worker.store.config import Settings
+from worker.store.ids import new_id
+from worker.store.jobs import JobStore
 
 FAMILIES = {  # every family /metrics promises, with its labels
     "mlpq_http_requests_total": {"method", "route", "status"},
@@ -175,5 +175,5 @@ def test_two_gunicorn_workers_add_up_and_log_json(service_env, tmp_path, celery_
               and line["route"] == "/v2/health/live"]
     assert sorted(line["request_id"] for line in access) == sorted(
         f"probe-{number}" for number in range(sent))
-    assert {"gunicorn.error", "api.auth"} <= {line["logger"] for line in lines}
+    assert {"gunicorn.error", "api.core.auth"} <= {line["logger"] for line in lines}
     assert not [line for line in lines if line["logger"] == "gunicorn.access"]  # off by default

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.api.conftest import app, client, idle_client, idle_settings
-from worker.ids import new_id
+from worker.store.ids import new_id
 
 # Fixtures shared with the API suite: `app` is a fresh app per test (so a fresh model cache).
 __all__ = ["app", "client", "idle_client", "idle_settings"]

@@ -14,7 +14,7 @@ from engine import Network
 from tests.api.conftest import make_app
 from tests.predict.conftest import encode
 from tests.predict.test_images import png_header_only
-from worker.ids import new_id
+from worker.store.ids import new_id
 
 SAMPLE = [0.5] * 784
 UNKNOWN = new_id()

@@ -1,4 +1,4 @@
-"""api.images: safe decoding and MNIST-style preprocessing, on real MNIST digits and made-up files."""
+"""api.models.images: safe decoding and MNIST-style preprocessing, on real MNIST digits and made-up files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.images import ImageError, ImageLimits, decode_greyscale, preprocess_image, to_mnist
+from api.models.images import ImageError, ImageLimits, decode_greyscale, preprocess_image, to_mnist
 from tests.predict.conftest import encode
 
 ROWS, COLS = np.mgrid[0:28, 0:28]

@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from api.model_cache import ModelCache, ModelCorrupt
+from api.models.cache import ModelCache, ModelCorrupt
 from engine import load as load_network
 from engine.serialization import save
-from worker.artifacts import ModelNotFound
+from worker.store.artifacts import ModelNotFound
 
 SAMPLE = {"json": {"inputs": [[0.5] * 784]}}
 

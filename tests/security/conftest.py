@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from api.auth import generate_key, key_entry
+from api.core.auth import generate_key, key_entry
 from tests.api.conftest import XOR_SPEC, idle_settings, make_app, wait_for_job
 
 __all__ = ["idle_settings"]  # fixture shared with the API suite

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from api.auth import KeyRing, generate_key, hash_key, key_entry, parse_api_keys
-from api.ui import PAGES
+from api.core.auth import KeyRing, generate_key, hash_key, key_entry, parse_api_keys
+from api.studio.views import PAGES
 from tests.api.conftest import make_app
 from tests.security.conftest import make_key
-from worker.ids import new_id
+from worker.store.ids import new_id
 
 # Routes anyone may call: probes, the OpenAPI document, the docs and UI pages and their files,
 # and /metrics (which has its own optional token). Every other route must need a key; a new
@@ -131,9 +131,9 @@ def test_openapi_declares_the_bearer_scheme(secure_client):
 
 
 def test_open_mode_is_announced_at_start_and_in_readyz(worker_settings, celery_worker, caplog):
-    caplog.set_level(logging.WARNING, logger="api.auth")
+    caplog.set_level(logging.WARNING, logger="api.core.auth")
     client = make_app(worker_settings).test_client()
-    warnings = [record for record in caplog.records if record.name == "api.auth"]
+    warnings = [record for record in caplog.records if record.name == "api.core.auth"]
     assert [record.levelno for record in warnings] == [logging.WARNING]
     assert "AUTHENTICATION DISABLED" in warnings[0].getMessage()
     ready = client.get("/readyz")
@@ -146,7 +146,7 @@ def test_readyz_says_keys_are_required(secure_client, celery_worker, caplog):
     ready = secure_client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["auth"] == "api_keys"
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING
-                and record.name == "api.auth"]
+                and record.name == "api.core.auth"]
 
 
 # ---- configuration ----------------------------------------------------------------------------

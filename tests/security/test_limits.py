@@ -11,7 +11,7 @@ import pytest
 from tests.api.conftest import XOR_SPEC, GunicornServer, make_app
 from tests.security.conftest import keyed_config
 from tests.service_fixtures import build_service_env
-from worker.jobs import JobStore
+from worker.store.jobs import JobStore
 
 XOR_INPUTS = {"inputs": [[0, 0], [0, 1], [1, 0]]}
 

@@ -6,7 +6,7 @@ import logging
 
 import httpx
 
-from api.auth import generate_key, hash_key
+from api.core.auth import generate_key, hash_key
 from tests.api.conftest import XOR_SPEC, GunicornServer
 from tests.observability.conftest import json_logs
 from tests.security.conftest import keyed_config

@@ -9,8 +9,8 @@ import pytest
 
 from tests.api.conftest import make_app
 from tests.security.conftest import keyed_config, make_key
-from worker.artifacts import ArtifactStore
-from worker.ids import new_id
+from worker.store.artifacts import ArtifactStore
+from worker.store.ids import new_id
 
 XOR_INPUTS = {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}
 

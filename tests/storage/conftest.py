@@ -10,8 +10,8 @@ import uuid
 import httpx
 import pytest
 
+from mlpq.redis_server import exit_with_parent
 from tests.api.conftest import free_port
-from worker.redis_server import exit_with_parent
 
 
 class MotoServer:
@@ -65,7 +65,7 @@ def s3_env(moto_server, monkeypatch):
 @pytest.fixture
 def s3_url(s3_env) -> str:
     """s3://<a new bucket>/mlpq: one empty bucket per test."""
-    from worker.s3_artifacts import make_client
+    from worker.store.s3_artifacts import make_client
 
     bucket = f"mlpq-test-{uuid.uuid4().hex[:12]}"
     make_client().create_bucket(Bucket=bucket)

@@ -3,9 +3,9 @@
 from dataclasses import replace
 
 from tests.api.conftest import XOR_SPEC, free_port, idle_settings, make_app
-from worker.config import Settings
-from worker.jobs import JobStore
 from worker.runner import Outcome, run_training_job
+from worker.store.config import Settings
+from worker.store.jobs import JobStore
 
 __all__ = ["idle_settings"]  # fixture shared with the API suite
 

@@ -11,15 +11,15 @@ import time
 import numpy as np
 import pytest
 
-from api.model_cache import ModelCache, ModelCorrupt
+from api.models.cache import ModelCache, ModelCorrupt
 from engine import datasets
 from engine.network import Network
 from engine.serialization import ModelFileError
-from worker.artifacts import ArtifactStore, ModelNotFound
-from worker.config import Settings, SettingsError
-from worker.ids import new_id
-from worker.s3_artifacts import STAMP_SECONDS, S3ArtifactStore, make_client
-from worker.stores import open_artifact_store
+from worker.store.artifacts import ArtifactStore, ModelNotFound
+from worker.store.config import Settings, SettingsError
+from worker.store.ids import new_id
+from worker.store.s3_artifacts import STAMP_SECONDS, S3ArtifactStore, make_client
+from worker.store.stores import open_artifact_store
 
 
 @pytest.fixture(scope="module")

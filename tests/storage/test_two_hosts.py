@@ -13,10 +13,10 @@ from engine import datasets
 from tests.api.conftest import XOR_SPEC, GunicornServer
 from tests.faults.conftest import event_log, mnist_spec, status_events
 from tests.service_fixtures import build_service_env, wait_until
-from worker.celery_app import create_celery_app, enqueue_training
-from worker.config import Settings
-from worker.jobs import JobStore
-from worker.s3_artifacts import S3ArtifactStore
+from worker.store.celery_app import create_celery_app, enqueue_training
+from worker.store.config import Settings
+from worker.store.jobs import JobStore
+from worker.store.s3_artifacts import S3ArtifactStore
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 

@@ -2,7 +2,7 @@
 
 from tests.api.conftest import app, client, idle_client, idle_settings  # noqa: F401 (fixtures)
 from tests.service_fixtures import wait_until
-from worker.job_scripts import TERMINAL_STATUSES  # a sweep ends as its runs do
+from worker.store.job_scripts import TERMINAL_STATUSES  # a sweep ends as its runs do
 
 XOR_BASE = {
     "dataset": "xor",

@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from api.sweep_space import SpaceError, apply, expand, lookup, parse_path
+from api.sweeps.space import SpaceError, apply, expand, lookup, parse_path
 
 
 def test_paths_parse_into_names_and_indexes():

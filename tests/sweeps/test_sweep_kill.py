@@ -6,8 +6,8 @@ from tests.api.conftest import make_app
 from tests.faults.conftest import event_log, status_events
 from tests.service_fixtures import wait_until
 from tests.sweeps.conftest import wait_for_sweep
-from worker.config import Settings
-from worker.ids import model_id_for_job
+from worker.store.config import Settings
+from worker.store.ids import model_id_for_job
 
 EPOCHS = 6
 BASE = {"dataset": "mnist",

@@ -8,8 +8,8 @@ import pytest
 from engine import datasets
 from engine.network import Network
 from engine.serialization import ModelFileError
-from worker.artifacts import ArtifactStore, ModelNotFound
-from worker.ids import new_id
+from worker.store.artifacts import ArtifactStore, ModelNotFound
+from worker.store.ids import new_id
 
 BAD_IDS = ["..", "../../etc/passwd", "", "A" * 32, new_id()[:31], new_id() + "/x", "%2e%2e"]
 

@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from engine.spec import Limits
-from worker.config import SETTINGS, Settings, SettingsError
-from worker.ids import is_valid_id, model_id_for_job, new_id, validate_id
+from worker.store.config import SETTINGS, Settings, SettingsError
+from worker.store.ids import is_valid_id, model_id_for_job, new_id, validate_id
 
 
 def test_defaults_match_the_documented_table():

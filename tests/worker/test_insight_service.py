@@ -8,8 +8,8 @@ import pytest
 from engine import datasets
 from engine.diagnostics import FIELDS
 from tests.service_fixtures import wait_until
-from worker.celery_app import enqueue_training
-from worker.ids import model_id_for_job
+from worker.store.celery_app import enqueue_training
+from worker.store.ids import model_id_for_job
 
 MNIST_SPEC = {"model": {"layers": [{"units": 32, "activation": "relu"},
                                    {"units": 10, "activation": "softmax"}]},

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from worker.ids import new_id
-from worker.jobs import JobNotFound, JobStateError, JobStore
+from worker.store.ids import new_id
+from worker.store.jobs import JobNotFound, JobStateError, JobStore
 
 SPEC = {"model": {"layers": [{"units": 2, "activation": "softmax"}]}, "training": {"epochs": 3}}
 

@@ -8,7 +8,7 @@ import numpy as np
 from engine import datasets
 from tests.service_fixtures import wait_until
 from tests.worker.test_worker_service import XOR_SPEC, mnist_spec
-from worker.ids import model_id_for_job
+from worker.store.ids import model_id_for_job
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 

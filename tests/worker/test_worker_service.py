@@ -6,8 +6,8 @@ import pytest
 
 from engine import datasets
 from tests.service_fixtures import wait_until
-from worker.celery_app import enqueue_training
-from worker.ids import model_id_for_job
+from worker.store.celery_app import enqueue_training
+from worker.store.ids import model_id_for_job
 
 XOR_SPEC = {
     "model": {"layers": [{"units": 8, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
