@@ -1,12 +1,12 @@
-"""Session-wide test settings: where the shared datasets live."""
+"""Session-wide test settings: where the shared datasets live, and the shared fixtures."""
 
-import os
-from pathlib import Path
+import pytest
 
-_SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+# Asserts in the shared helpers explain their failures as the tests' own do.
+pytest.register_assert_rewrite("tests.support")
 
-# Tests read the real datasets from ../shared/datasets unless the caller chose another place.
-if "MLPQ_DATA_DIR" not in os.environ and _SHARED_DATASETS.is_dir():
-    os.environ["MLPQ_DATA_DIR"] = str(_SHARED_DATASETS)
+from tests.support.environment import use_shared_datasets  # noqa: E402 - after the rewrite hook
 
-pytest_plugins = ["tests.service_fixtures", "tests.model_fixtures"]
+use_shared_datasets()
+
+pytest_plugins = ["tests.support.fixtures", "tests.support.models", "tests.support.tables"]

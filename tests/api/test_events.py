@@ -10,11 +10,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.api.conftest import XOR_SPEC, ThreadedServer, make_app, submit, wait_for_job
-from tests.service_fixtures import build_service_env
+from tests.support.api import make_app, submit
+from tests.support.servers import ThreadedServer
+from tests.support.services import build_service_env
+from tests.support.specs import XOR_JOB
+from tests.support.waiting import wait_for_job
 
 EPOCHS = 40
-SHORT_XOR = {**XOR_SPEC, "training": {**XOR_SPEC["training"], "epochs": EPOCHS,
+SHORT_XOR = {**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": EPOCHS,
                                       "optimizer": {"name": "adam", "learning_rate": 0.1}}}
 
 

@@ -6,19 +6,23 @@ import json
 
 import pytest
 
-from tests.api.conftest import LONG_MNIST_SPEC, XOR_SPEC, submit, wait_for_job
-from tests.service_fixtures import wait_until
+from api.core.services import services
+from tests.support.api import submit
+from tests.support.specs import LONG_MNIST_JOB, XOR_JOB
+from tests.support.waiting import wait_for_job, wait_until
 
 JOB_FIELDS = {"id", "name", "owner", "status", "dataset", "spec", "progress", "metrics", "model_id",
               "error", "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
-              "sweep_id", "stop_requested", "stop_reason", "plan"}
+              "sweep_id", "stop_requested", "stop_reason", "plan", "dataset_name",
+              "dataset_sha256", "task"}
 PROGRESS_FIELDS = {"epoch", "epochs", "batch", "batches", "fraction", "eta_seconds"}
 
 
 def test_xor_job_succeeds_with_full_accuracy(client, celery_worker):
-    job = submit(client, XOR_SPEC)
+    job = submit(client, XOR_JOB)
     assert set(job) == JOB_FIELDS
     assert job["status"] == "queued" and job["owner"] is None
+    assert (job["dataset_name"], job["dataset_sha256"], job["task"]) == ("xor", None, "classification")
 
     done = wait_for_job(client, job["id"], timeout=120)
     assert done["status"] == "succeeded", done["error"]
@@ -61,7 +65,7 @@ def test_one_epoch_mnist_job_reaches_90_percent(client, celery_worker):
 
 
 def test_cancel_a_queued_job_it_never_starts(idle_client, idle_settings, make_celery_worker):
-    job = submit(idle_client, XOR_SPEC)
+    job = submit(idle_client, XOR_JOB)
     response = idle_client.post(f"/v1/jobs/{job['id']}/cancel")
     assert response.status_code == 202
     cancelled = response.get_json()
@@ -70,11 +74,11 @@ def test_cancel_a_queued_job_it_never_starts(idle_client, idle_settings, make_ce
     # A worker on this Redis now receives the message and must drop it.
     env = {"REDIS_URL": idle_settings.redis_url, "MLPQ_ARTIFACT_DIR": str(idle_settings.artifact_dir)}
     worker = make_celery_worker(env_overrides=env)
-    store = idle_client.application.extensions["mlpq"].jobs
+    store = services(idle_client.application).jobs
     wait_until(lambda: store.queue_depth() == 0, timeout=30, message="the worker to take the message")
     # The worker runs one task at a time, so once a job sent after it has finished, the
     # cancelled job's message has been handled to the end (no sleeping on a guess).
-    assert wait_for_job(idle_client, submit(idle_client, XOR_SPEC)["id"])["status"] == "succeeded"
+    assert wait_for_job(idle_client, submit(idle_client, XOR_JOB)["id"])["status"] == "succeeded"
     after = idle_client.get(f"/v1/jobs/{job['id']}").get_json()
     assert after["status"] == "cancelled"
     assert after["started_at"] is None and after["metrics"] == [] and after["model_id"] is None
@@ -82,7 +86,7 @@ def test_cancel_a_queued_job_it_never_starts(idle_client, idle_settings, make_ce
 
 
 def test_cancel_a_running_job_stops_within_its_epoch(client, celery_worker):
-    job = submit(client, LONG_MNIST_SPEC)
+    job = submit(client, LONG_MNIST_JOB)
     running = wait_for_job(client, job["id"], {"running"}, timeout=120,
                            predicate=lambda j: (j["progress"] or {}).get("batch", 0) > 0)
     response = client.post(f"/v1/jobs/{job['id']}/cancel")
@@ -98,7 +102,7 @@ def test_cancel_a_running_job_stops_within_its_epoch(client, celery_worker):
 
 
 def test_list_is_newest_first_filtered_and_paginated(idle_client):
-    ids = [submit(idle_client, {**XOR_SPEC, "name": f"job-{index}"})["id"] for index in range(5)]
+    ids = [submit(idle_client, {**XOR_JOB, "name": f"job-{index}"})["id"] for index in range(5)]
     idle_client.post(f"/v1/jobs/{ids[1]}/cancel")
 
     response = idle_client.get("/v1/jobs?page_size=2")

@@ -10,11 +10,15 @@ import zipfile
 import numpy as np
 import pytest
 
+from api.core.services import services
 from engine import load
-from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
+from tests.support.api import make_app, submit
+from tests.support.specs import XOR_JOB
+from tests.support.waiting import wait_for_job
 
 MODEL_FIELDS = {"id", "job_id", "name", "dataset", "owner", "spec", "metrics", "evaluation",
-                "size_bytes", "status", "created_at", "stop_reason", "input"}
+                "size_bytes", "status", "created_at", "stop_reason", "input", "dataset_name",
+                "dataset_sha256", "task", "preprocessing"}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,7 @@ def trained(worker_settings, _session_celery_worker):
     """A succeeded XOR job and its model id (trained once for this module)."""
     _session_celery_worker.start()
     client = make_app(worker_settings).test_client()
-    job = submit(client, {**XOR_SPEC, "name": "xor-for-models"})
+    job = submit(client, {**XOR_JOB, "name": "xor-for-models"})
     done = wait_for_job(client, job["id"], timeout=120)
     assert done["status"] == "succeeded", done["error"]
     return done
@@ -35,6 +39,9 @@ def test_read_a_model(client, trained):
     assert set(model) == MODEL_FIELDS
     assert model["id"] == trained["model_id"] and model["job_id"] == trained["id"]
     assert model["name"] == "xor-for-models" and model["dataset"] == "xor"
+    assert (model["dataset_name"], model["dataset_sha256"], model["task"]) == (
+        "xor", None, "classification")
+    assert model["preprocessing"] is None  # a table model's only
     assert model["status"] == "ready" and model["size_bytes"] > 0
     assert model["spec"] == trained["spec"]
     assert model["metrics"] == trained["metrics"]
@@ -94,7 +101,7 @@ def test_download_single_files(client, trained):
 
 
 def test_delete_a_model(client, celery_worker):
-    job = submit(client, {**XOR_SPEC, "name": "xor-to-delete"})
+    job = submit(client, {**XOR_JOB, "name": "xor-to-delete"})
     model_id = wait_for_job(client, job["id"])["model_id"]
     assert client.delete("/v1/models/latest").status_code == 400
     response = client.delete(f"/v1/models/{model_id}")
@@ -136,7 +143,7 @@ def test_models_say_what_input_they_take_and_filter_by_it(idle_client):
     from engine import Network
     from worker.store.ids import new_id
 
-    store = idle_client.application.extensions["mlpq"].artifacts
+    store = services(idle_client.application).artifacts
     def save(dataset, input_size, units, created_at):
         net = Network.from_spec({"layers": [{"units": units, "activation": "softmax"}]},
                                 input_size=input_size)

@@ -10,8 +10,9 @@ from openapi_spec_validator import validate
 from api.studio.views import PAGES
 from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
-from tests.api.conftest import make_app
+from tests.support.api import make_app
 from worker.store.config import Settings
+from worker.store.jobs import STATUSES, STOP_REASONS, TERMINAL_STATUSES
 
 ERROR_FIELDS = {"code", "status", "message", "errors"}
 
@@ -53,7 +54,10 @@ def test_request_schema_shows_engine_rules_and_defaults(client):
     assert "softmax" in layer["activation"]["enum"]
     assert layer["dropout"]["maximum"] == 1.0 and layer["dropout"]["exclusiveMaximum"] is True
     assert schemas["TrainingConfig"]["properties"]["batch_size"]["default"] == 128
-    assert set(schemas["JobCreate"]["properties"]["dataset"]["enum"]) >= {"mnist", "fashion-mnist", "xor"}
+    # No enum: a job may name an uploaded dataset's id too; the built-ins are listed beside it.
+    dataset = schemas["JobCreate"]["properties"]["dataset"]
+    assert dataset["type"] == "string" and "enum" not in dataset
+    assert dataset["x-builtins"] == list(DATASETS)
 
 
 def test_datasets_and_optimizer_settings_are_machine_readable(client):
@@ -63,13 +67,29 @@ def test_datasets_and_optimizer_settings_are_machine_readable(client):
     assert datasets["mnist"] == {
         "name": "mnist", "kind": "image", "input_size": 784, "image_shape": [28, 28],
         "num_classes": 10, "classes": [str(digit) for digit in range(10)],
-        "train_size": 60000, "test_size": 10000}
+        "train_size": 60000, "test_size": 10000,
+        # the fields every dataset record has (uploaded tables fill them)
+        "id": "mnist", "owner": None, "task": "classification", "target": None, "sha256": None,
+        "size_bytes": None, "created_at": None, "source": None, "licence": None}
+    assert datasets["iris"]["kind"] == "table" and datasets["iris"]["classes"][0] == "setosa"
+    assert datasets["diabetes"]["task"] == "regression" and datasets["diabetes"]["classes"] is None
     assert datasets["xor"]["kind"] == "gate" and datasets["xor"]["image_shape"] is None
     assert datasets["fashion-mnist"]["classes"][9] == "Ankle boot"
     name = client.get("/openapi.json").get_json()["components"]["schemas"]["Optimizer"]["properties"]["name"]
     assert name["x-hyperparameters"] == {optimizer: dict(cls.hyperparameters)
                                          for optimizer, cls in OPTIMIZERS.items()}
     assert set(name["x-hyperparameters"]) == set(name["enum"])
+
+
+def test_job_vocabularies_are_the_job_stores(client):
+    """What the studio reads to know a job has ended: the store's statuses and which are final."""
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    status = schemas["Job"]["properties"]["status"]
+    assert status["enum"] == list(STATUSES) == schemas["Sweep"]["properties"]["status"]["enum"]
+    assert status["x-terminal"] == [name for name in STATUSES if name in TERMINAL_STATUSES]
+    assert set(status["x-terminal"]) == TERMINAL_STATUSES
+    for schema in ("Job", "Model"):
+        assert schemas[schema]["properties"]["stop_reason"]["enum"] == [*STOP_REASONS, None]
 
 
 def test_docs_serve_swagger_ui_from_its_package(client):

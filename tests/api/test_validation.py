@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 
+from api.core.services import services
 from engine.spec import TRAINING_DEFAULTS
-from tests.api.conftest import limited, make_app
+from tests.support.api import limited, make_app
 
 VALID = {
     "name": "mnist-mlp",
@@ -147,7 +148,8 @@ def test_defaults_are_filled_in(idle_client):
     assert job["name"] == "mnist-10"
     assert job["status"] == "queued"
     assert job["spec"]["model"] == {"layers": [{"units": 10, "activation": "softmax", "dropout": 0.0}],
-                                    "loss": "cross_entropy", "init": "he", "input_size": 784}
+                                    "task": "classification", "loss": "cross_entropy", "init": "he",
+                                    "input_size": 784}
     assert job["spec"]["training"] == TRAINING_DEFAULTS
     assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
     assert idle_client.get(response.headers["Location"]).get_json()["spec"] == job["spec"]
@@ -298,7 +300,7 @@ def _dense(*widths):
 
 
 def test_job_over_the_work_cap_is_refused_before_anything_is_queued(idle_client):
-    store = idle_client.application.extensions["mlpq"].jobs
+    store = services(idle_client.application).jobs
     response = idle_client.post("/v1/jobs", json={
         "dataset": "mnist", "model": _dense(2048, 2048, 10),
         "training": {"epochs": 500, "validation_split": 0.1}})

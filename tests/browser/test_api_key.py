@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from api.core.auth import generate_key, key_entry
-from tests.api.conftest import GunicornServer
-from tests.browser.conftest import PLAN_REFUSED, XOR_BODY, open_tab
+from tests.support.browser import PLAN_REFUSED, open_tab
+from tests.support.servers import GunicornServer
+from tests.support.specs import STUDIO_XOR_JOB
 
 
 def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, service_env, celery_worker,
@@ -47,7 +48,7 @@ def test_the_key_is_entered_once_and_sent_on_every_call_and_stream(browser, serv
         # With no worker running, the job page finds the job queued and follows its event
         # stream; the stream then carries it to the end once a worker starts.
         celery_worker.stop()
-        page.fill("#json", json.dumps({**XOR_BODY, "name": "studio-browser-xor"}))
+        page.fill("#json", json.dumps({**STUDIO_XOR_JOB, "name": "studio-browser-xor"}))
         assert page.input_value("#f-model-layers-0-units") == "3"
         assert page.input_value("#f-name") == "studio-browser-xor"
         page.get_by_role("button", name="Train it").click()

@@ -8,15 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import MNIST_BODY, PLAN_REFUSED, XOR_BODY, open_tab, screenshot
-
-
-def chart_traces(page, chart_id: str) -> list[dict]:
-    """The traces plotly drew in `#chart_id` (name, x, y), as the browser holds them."""
-    return page.evaluate(
-        """(id) => (document.getElementById(id).data || []).map(
-               (trace) => ({name: trace.name, meta: trace.meta, x: Array.from(trace.x), y: Array.from(trace.y)}))""",
-        chart_id)
+from tests.support.browser import PLAN_REFUSED, chart_traces, open_tab, screenshot
+from tests.support.specs import STUDIO_MNIST_JOB, STUDIO_XOR_JOB, with_training
 
 
 def draw_vertical_stroke(page, canvas="#pad"):
@@ -149,7 +142,7 @@ def test_drawing_a_stroke_predicts_without_a_click(page, studio, mnist_job):
 
 def test_the_draw_panel_offers_only_image_models_newest_first(page, studio, mnist_job):
     """An XOR model trained last must not become the drawing's default (it takes 2 numbers)."""
-    xor = studio.train({**XOR_BODY, "name": "newest-but-not-an-image"})
+    xor = studio.train({**STUDIO_XOR_JOB, "name": "newest-but-not-an-image"})
     assert studio.http.get("/v1/models/latest").json()["id"] == xor["model_id"]
     newest_image = studio.http.get("/v1/models/latest?input=image").json()["id"]
     page.goto("/playground")
@@ -184,8 +177,7 @@ def test_the_job_page_shows_layer_health_and_draws_against_the_job(page, studio,
 
 
 def test_stop_and_keep_from_the_job_page(page, studio):
-    job = studio.submit({**MNIST_BODY, "name": "mnist-stopped",
-                         "training": {**MNIST_BODY["training"], "epochs": 30}})
+    job = studio.submit({**with_training(STUDIO_MNIST_JOB, epochs=30), "name": "mnist-stopped"})
     page.goto(f"/job?id={job['id']}")
     page.wait_for_function("document.getElementById('loss-chart').data?.[0]?.x.length >= 1",
                            timeout=120_000)
@@ -200,7 +192,7 @@ def test_stop_and_keep_from_the_job_page(page, studio):
 
 def test_a_plans_teaching_warning_shows_in_build_and_on_the_job_page(page, studio):
     """XOR without a hidden layer: the plan warns while it is built, and the job keeps the plan."""
-    body = {**XOR_BODY, "name": "xor-no-hidden", "training": {**XOR_BODY["training"], "epochs": 5},
+    body = {**with_training(STUDIO_XOR_JOB, epochs=5), "name": "xor-no-hidden",
             "model": {"layers": [{"units": 1, "activation": "sigmoid"}], "loss": "binary_cross_entropy"}}
     rule = "xor_without_hidden_layer"
     page.goto("/build#spec=" + quote(json.dumps(body)))
@@ -244,8 +236,8 @@ def test_a_confusion_cell_opens_its_mistakes(page, studio, mnist_job):
 
 
 def test_compare_overlays_two_jobs(page, studio, xor_job):
-    other = studio.train({**XOR_BODY, "name": "xor-sgd",
-                          "training": {**XOR_BODY["training"], "optimizer": {"name": "sgd", "learning_rate": 0.5}}})
+    other = studio.train({**with_training(STUDIO_XOR_JOB, optimizer={"name": "sgd", "learning_rate": 0.5}),
+                          "name": "xor-sgd"})
     page.goto(f"/compare?jobs={xor_job['id']},{other['id']}")
     page.wait_for_function("document.getElementById('loss-chart').data?.length === 2")
     traces = chart_traces(page, "loss-chart")

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from tests.browser.conftest import XOR_BODY, screenshot
-from tests.browser.test_studio import chart_traces
-from tests.service_fixtures import wait_until
-from worker.store.job_scripts import TERMINAL_STATUSES
+from tests.support.api import start_sweep
+from tests.support.browser import chart_traces, screenshot
+from tests.support.specs import STUDIO_XOR_JOB
+from tests.support.waiting import wait_for_sweep
 
 BEST = 3  # api/studio/static/sweep.js draws the runs of the best three configurations
 
 
 def run_sweep(studio) -> dict:
-    body = {"name": "xor-studio-sweep", "base": XOR_BODY, "seeds": [0],
+    body = {"name": "xor-studio-sweep", "base": STUDIO_XOR_JOB, "seeds": [0],
             "metric": {"name": "accuracy", "goal": "max"},
             "parameters": {"training.optimizer.learning_rate": {"values": [0.05, 0.005]},
                            "model.layers[0].units": {"values": [3, 6]}}}
-    response = studio.http.post("/v1/sweeps", json=body)
-    assert response.status_code == 202, response.text
-    sweep_id = response.json()["id"]
-    sweep = wait_until(lambda: (sweep := studio.http.get(f"/v1/sweeps/{sweep_id}").json())["status"]
-                       in TERMINAL_STATUSES and sweep, 180, 0.2, f"sweep {sweep_id} to end")
+    sweep = wait_for_sweep(studio.http, start_sweep(studio.http, body)["id"])
     assert sweep["status"] == "succeeded", sweep
     return sweep
 

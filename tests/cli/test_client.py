@@ -14,13 +14,14 @@ from PIL import Image
 
 import mlpq
 from engine import datasets
-from tests.api.conftest import GunicornServer
-from tests.cli.conftest import SMALL_MNIST, XOR_JOB
-from tests.service_fixtures import build_service_env
+from tests.support.cli import run_mlpq
+from tests.support.servers import GunicornServer
+from tests.support.services import build_service_env
+from tests.support.specs import SMALL_MNIST_JOB, TUTORIAL_XOR_JOB, with_training
 
 
 def test_train_wait_history_and_model(client):
-    job = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 40}}, wait=True, timeout=120)
+    job = client.train(with_training(TUTORIAL_XOR_JOB, epochs=40), wait=True, timeout=120)
     assert job.status == "succeeded" and job.done
     assert [entry["epoch"] for entry in job.history] == list(range(1, 41))
     frame = job.to_frame()
@@ -44,7 +45,7 @@ def test_watch_follows_a_job_across_the_servers_stream_time_limit(client):
     client.http.event_hooks["request"].append(
         lambda request: streams.append(request.headers.get("Last-Event-ID"))
         if request.url.path.endswith("/events") else None)
-    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 200}})
+    job = client.train(with_training(SMALL_MNIST_JOB, epochs=200))
     events, resumed_epochs = [], 0
     for event in job.watch():
         events.append(event)
@@ -121,7 +122,7 @@ def test_watch_resumes_after_a_dropped_connection(stack, celery_worker):
     proxy = DroppingProxy(stack.port)
     try:
         with mlpq.Client(proxy.url) as client:
-            job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 2}})
+            job = client.train(with_training(SMALL_MNIST_JOB, epochs=2))
             events = list(job.watch())
     finally:
         proxy.close()
@@ -141,7 +142,7 @@ def test_errors_are_typed_and_carry_the_servers_body(client, url):
     assert "(or it belongs to another key)" in missing.value.message
     with pytest.raises(mlpq.NotFound):
         client.predict(uuid.uuid4().hex, inputs=[[0, 0]])
-    done = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 5}}, wait=True, timeout=60)
+    done = client.train(with_training(TUTORIAL_XOR_JOB, epochs=5), wait=True, timeout=60)
     with pytest.raises(mlpq.Conflict):
         done.cancel()
     with pytest.raises(mlpq.ValidationError) as bad_input:
@@ -150,7 +151,7 @@ def test_errors_are_typed_and_carry_the_servers_body(client, url):
     with pytest.raises(mlpq.ConnectionError) as unreachable:
         mlpq.Client("http://127.0.0.1:9").jobs()
     assert unreachable.value.url == "http://127.0.0.1:9" and "127.0.0.1:9" in str(unreachable.value)
-    slow = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
+    slow = client.train(with_training(SMALL_MNIST_JOB, epochs=50))
     try:
         with pytest.raises(mlpq.Timeout):
             slow.wait(timeout=0.5)
@@ -174,8 +175,6 @@ def keyed_server(make_redis_server, tmp_path):
 
 
 def test_auth_and_rate_limit_errors(keyed_server):
-    from tests.cli.conftest import run_mlpq
-
     server, key = keyed_server
     with pytest.raises(mlpq.AuthError) as refused:
         mlpq.Client(server.url, api_key="wrong").jobs()
@@ -185,16 +184,16 @@ def test_auth_and_rate_limit_errors(keyed_server):
     absent = run_mlpq("jobs", url=server.url)
     assert absent.returncode == 3 and "MLPQ_API_KEY" in absent.stderr
     with mlpq.Client(server.url, api_key=key) as alice:
-        alice.train(XOR_JOB)
+        alice.train(TUTORIAL_XOR_JOB)
         with pytest.raises(mlpq.RateLimited) as limited:
-            alice.train(XOR_JOB)
+            alice.train(TUTORIAL_XOR_JOB)
     assert limited.value.status == 429 and limited.value.retry_after and limited.value.retry_after > 0
     listed = run_mlpq("--json", "jobs", url=server.url, env={"MLPQ_API_KEY": key})
     assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
 
 
 def test_predict_takes_paths_pil_images_and_arrays(client, tmp_path, celery_worker):
-    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 1}}, wait=True,
+    job = client.train(with_training(SMALL_MNIST_JOB, epochs=1), wait=True,
                        timeout=240)
     _, (X_test, y_test) = datasets.load("mnist")
     pictures = [Image.fromarray((X_test[i].reshape(28, 28) * 255).astype(np.uint8)) for i in range(3)]
@@ -212,7 +211,7 @@ def test_predict_takes_paths_pil_images_and_arrays(client, tmp_path, celery_work
 
 
 def test_model_insight_trace_datasets_and_job_predict(client, celery_worker):
-    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 1}}, wait=True,
+    job = client.train(with_training(SMALL_MNIST_JOB, epochs=1), wait=True,
                        timeout=240)
     assert client.card(job.model_id).startswith("# Model card: small-mnist")
     wrong = client.mistakes(job.model_id, limit=2)

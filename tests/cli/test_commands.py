@@ -13,12 +13,13 @@ from PIL import Image
 
 from engine import datasets
 from mlpq.redis_server import free_port
-from tests.cli.conftest import SMALL_MNIST, XOR_JOB, json_lines, run_mlpq, write_json
-from tests.service_fixtures import wait_until
+from tests.support.cli import json_lines, run_mlpq, write_json
+from tests.support.specs import SMALL_MNIST_JOB, TUTORIAL_XOR_JOB, with_training
+from tests.support.waiting import wait_until
 
 
 def test_train_xor_with_watch_prints_one_line_per_epoch_when_piped(url, client, tmp_path):
-    result = run_mlpq("train", write_json(tmp_path / "xor.json", XOR_JOB), "--watch", url=url)
+    result = run_mlpq("train", write_json(tmp_path / "xor.json", TUTORIAL_XOR_JOB), "--watch", url=url)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     epochs = [line.split()[1] for line in lines if line.startswith("epoch ")]
@@ -31,7 +32,7 @@ def test_train_xor_with_watch_prints_one_line_per_epoch_when_piped(url, client, 
 
 
 def test_json_output_parses_everywhere(url, tmp_path):
-    spec = write_json(tmp_path / "xor.json", XOR_JOB)
+    spec = write_json(tmp_path / "xor.json", TUTORIAL_XOR_JOB)
     result = run_mlpq("--json", "train", spec, "--epochs", "20", "--watch", url=url)
     assert result.returncode == 0, result.stderr
     events = json_lines(result.stdout)
@@ -57,7 +58,7 @@ def test_json_output_parses_everywhere(url, tmp_path):
 
 
 def test_tables_status_model_card_and_curves(url, tmp_path):
-    job = json.loads(run_mlpq("--json", "train", write_json(tmp_path / "x.json", XOR_JOB), "--epochs", "30",
+    job = json.loads(run_mlpq("--json", "train", write_json(tmp_path / "x.json", TUTORIAL_XOR_JOB), "--epochs", "30",
                               "--watch", url=url).stdout.splitlines()[-1])["data"]
     listed = run_mlpq("jobs", url=url)
     assert listed.returncode == 0 and listed.stdout.splitlines()[0].split("\t")[:3] == ["id", "name", "status"]
@@ -82,8 +83,8 @@ def mnist_models(stack, _session_celery_worker, tmp_path_factory):
 
     _session_celery_worker.start()
     with Client(stack.url) as client:
-        jobs = {name: client.train({**SMALL_MNIST, "name": name, "dataset": name,
-                                    "training": {**SMALL_MNIST["training"], "epochs": 1}})
+        jobs = {name: client.train({**with_training(SMALL_MNIST_JOB, epochs=1), "name": name,
+                                    "dataset": name})
                 for name in ("mnist", "fashion-mnist")}
         return {name: job.wait(timeout=240).model_id for name, job in jobs.items()}
 
@@ -139,7 +140,7 @@ def test_download_then_predict_locally_agrees_with_the_server(url, mnist_models,
 
 
 def test_cancel_a_running_job_and_watching_it_exits_1(url, client, tmp_path):
-    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
+    job = client.train(with_training(SMALL_MNIST_JOB, epochs=50))
     wait_until(lambda: job.refresh().status == "running", timeout=60)
     cancelled = run_mlpq("cancel", job.id, url=url)
     assert cancelled.returncode == 0 and f"job {job.id} running (stops within a batch)" in cancelled.stdout
@@ -168,7 +169,7 @@ def test_unknown_ids_and_a_dead_server_exit_3(url):
 
 
 def test_watch_timeout_exits_4(url, client):
-    job = client.train({**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
+    job = client.train(with_training(SMALL_MNIST_JOB, epochs=50))
     try:
         result = run_mlpq("status", job.id, "--watch", "--timeout", "1", url=url)
         assert result.returncode == 4 and "still" in result.stderr

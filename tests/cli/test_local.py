@@ -8,13 +8,14 @@ import subprocess
 
 import pytest
 
-from tests.cli.conftest import MLPQ, XOR_JOB, json_lines, run_mlpq, write_json
+from tests.support.cli import MLPQ, json_lines, run_mlpq, write_json
+from tests.support.specs import TUTORIAL_XOR_JOB, with_training
 
 ROWS = [[0, 0], [0, 1], [1, 0], [1, 1]]
 
 
 def test_train_xor_locally_then_predict_and_evaluate_the_saved_model(tmp_path):
-    spec = write_json(tmp_path / "xor.json", XOR_JOB)
+    spec = write_json(tmp_path / "xor.json", TUTORIAL_XOR_JOB)
     result = run_mlpq("train", spec, "--local", "--save", tmp_path / "model")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -44,7 +45,7 @@ def test_train_xor_locally_then_predict_and_evaluate_the_saved_model(tmp_path):
 
 
 def test_json_output_of_a_local_run_is_one_object_per_event(tmp_path):
-    spec = write_json(tmp_path / "xor.json", XOR_JOB)
+    spec = write_json(tmp_path / "xor.json", TUTORIAL_XOR_JOB)
     result = run_mlpq("train", spec, "--local", "--epochs", "5", "--json")
     assert result.returncode == 0, result.stderr
     events = json_lines(result.stdout)
@@ -63,7 +64,7 @@ def test_flags_build_the_spec(tmp_path):
 
 
 def test_spec_violations_are_listed_with_paths_and_rules(tmp_path):
-    job = {**XOR_JOB, "model": {"layers": [{"units": 3, "activation": "softmax"},
+    job = {**TUTORIAL_XOR_JOB, "model": {"layers": [{"units": 3, "activation": "softmax"},
                                            {"units": 3, "activation": "sigmoid"}],
                                 "loss": "binary_cross_entropy"},
            "training": {"epochs": 0}}
@@ -92,7 +93,7 @@ def test_bad_layers_flag_is_a_usage_error(layers):
 
 
 def test_missing_dataset_says_where_to_put_the_files(tmp_path):
-    job = {**XOR_JOB, "dataset": "mnist", "model": {"layers": [{"units": 10, "activation": "softmax"}]}}
+    job = {**TUTORIAL_XOR_JOB, "dataset": "mnist", "model": {"layers": [{"units": 10, "activation": "softmax"}]}}
     # an unreachable local mirror stands for being offline: no test touches the network
     result = run_mlpq("train", write_json(tmp_path / "job.json", job), "--local",
                       "--data-dir", tmp_path / "empty", env={"MLPQ_DATASET_MIRRORS": "http://127.0.0.1:9/"})
@@ -109,7 +110,7 @@ def test_damaged_model_is_reported_not_raised(tmp_path):
 
 
 def test_ctrl_c_off_a_terminal_stops_after_the_batch_and_still_reports(tmp_path):
-    job = {**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 10_000_000}}
+    job = with_training(TUTORIAL_XOR_JOB, epochs=10_000_000)
     spec = write_json(tmp_path / "job.json", {**job, "dataset": "xor"})
     process = subprocess.Popen([MLPQ, "train", str(spec), "--local", "--save", str(tmp_path / "model")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -9,9 +9,10 @@ import subprocess
 import pytest
 
 import mlpq
-from tests.cli.conftest import MLPQ, SMALL_MNIST, json_lines, run_mlpq, write_json
+from tests.support.cli import MLPQ, json_lines, run_mlpq, write_json
+from tests.support.specs import SMALL_MNIST_JOB, with_training
 
-LONG = {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}}
+LONG = with_training(SMALL_MNIST_JOB, epochs=50)
 
 
 def test_detach_off_a_terminal_then_stop_keeps_the_model(url, client):

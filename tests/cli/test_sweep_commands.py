@@ -7,17 +7,15 @@ import io
 
 import pexpect
 
-from tests.cli.conftest import json_lines, run_mlpq, write_json
-from tests.cli.test_terminal import spawn
+from tests.support.cli import json_lines, run_mlpq, spawn, write_json
+from tests.support.specs import XOR_MODEL, adam
 
 XOR_SWEEP = {
     "name": "cli-xor-sweep", "seeds": [0, 1], "metric": {"name": "accuracy", "goal": "max"},
     "base": {"dataset": "xor",
-             "model": {"layers": [{"units": 3, "activation": "tanh"},
-                                  {"units": 1, "activation": "sigmoid"}],
-                       "loss": "binary_cross_entropy", "init": "xavier"},
+             "model": XOR_MODEL,
              "training": {"epochs": 40, "batch_size": 4, "early_stopping": None,
-                          "optimizer": {"name": "adam", "learning_rate": 0.05}}},
+                          "optimizer": adam(0.05)}},
     "parameters": {"training.optimizer.learning_rate": {"values": [0.05, 0.01]}},
 }
 

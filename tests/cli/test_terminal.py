@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pexpect
 
-from tests.cli.conftest import MLPQ, SMALL_MNIST, XOR_JOB, write_json
-
-
-def spawn(*args, url=None) -> pexpect.spawn:
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "40"}
-    env.pop("NO_COLOR", None)
-    if url:
-        env["MLPQ_URL"] = url
-    return pexpect.spawn(MLPQ, [str(arg) for arg in args], env=env, encoding="utf-8", timeout=120,
-                         dimensions=(40, 140))
+from tests.support.cli import spawn, write_json
+from tests.support.specs import SMALL_MNIST_JOB, TUTORIAL_XOR_JOB, with_training
 
 
 def test_watch_draws_live_bars_with_loss_accuracy_and_eta(url, tmp_path):
@@ -24,7 +15,7 @@ def test_watch_draws_live_bars_with_loss_accuracy_and_eta(url, tmp_path):
 
     The output is read to the end and matched line by line: pexpect compiles patterns with
     DOTALL, so a greedy `.*` over output that arrives in one read would swallow later lines."""
-    spec = write_json(tmp_path / "mnist.json", {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 2}})
+    spec = write_json(tmp_path / "mnist.json", with_training(SMALL_MNIST_JOB, epochs=2))
     terminal = spawn("train", spec, "--watch", url=url)
     terminal.expect(pexpect.EOF)
     terminal.close()
@@ -45,7 +36,7 @@ def test_watch_draws_live_bars_with_loss_accuracy_and_eta(url, tmp_path):
 
 
 def test_local_training_shows_the_same_bars(tmp_path):
-    spec = write_json(tmp_path / "xor.json", XOR_JOB)
+    spec = write_json(tmp_path / "xor.json", TUTORIAL_XOR_JOB)
     terminal = spawn("train", spec, "--local", "--epochs", "200")
     terminal.expect(r"epochs.*━.*/200.*ETA")
     terminal.expect(r"test accuracy 1\.0000 \(4/4\)")
@@ -55,7 +46,7 @@ def test_local_training_shows_the_same_bars(tmp_path):
 
 
 def test_ctrl_c_while_watching_offers_cancel_stop_and_detach(url, client, tmp_path):
-    spec = write_json(tmp_path / "long.json", {**SMALL_MNIST, "training": {**SMALL_MNIST["training"], "epochs": 50}})
+    spec = write_json(tmp_path / "long.json", with_training(SMALL_MNIST_JOB, epochs=50))
     terminal = spawn("train", spec, "--watch", url=url)
     terminal.expect(r"job ([0-9a-f]{32})")
     job_id = terminal.match.group(1)
@@ -85,7 +76,7 @@ def test_ctrl_c_while_watching_offers_cancel_stop_and_detach(url, client, tmp_pa
 
 
 def test_tables_card_and_text_curves_on_a_terminal(url, client):
-    job = client.train({**XOR_JOB, "training": {**XOR_JOB["training"], "epochs": 30}}, wait=True, timeout=60)
+    job = client.train(with_training(TUTORIAL_XOR_JOB, epochs=30), wait=True, timeout=60)
     terminal = spawn("jobs", url=url)
     terminal.expect(r"┏━+┳")  # a rich table, not tab-separated lines
     terminal.expect(r"┃.*id.*┃.*name")

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from engine import Network
-from engine.activations import ACTIVATIONS, OUTPUT_ONLY_ACTIVATIONS
+from engine.activations import (
+    ACTIVATIONS,
+    DYING_ACTIVATIONS,
+    OUTPUT_ONLY_ACTIVATIONS,
+    SATURATING_ACTIVATIONS,
+)
 from engine.losses import LOSSES
 
 EXTREME = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
@@ -24,8 +29,29 @@ def strict_floating_point():
 def test_registry_names_match_the_contract():
     assert set(ACTIVATIONS) == {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "step"}
     assert OUTPUT_ONLY_ACTIVATIONS == {"softmax"}
-    assert set(LOSSES) == {"cross_entropy", "binary_cross_entropy", "mse"}
+    assert set(LOSSES) == {"cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"}
     assert ACTIVATIONS["softmax"].requires_loss == "cross_entropy"
+
+
+def test_each_activation_declares_whether_its_units_can_die_or_saturate():
+    """Traits of the activation, read by diagnostics, advice and sweeps (no list elsewhere)."""
+    for activation in ACTIVATIONS.values():
+        for trait in ("output_only", "can_die", "saturates"):
+            assert isinstance(getattr(activation, trait), bool), (activation, trait)
+    assert DYING_ACTIVATIONS == {"relu", "leaky_relu"}
+    assert SATURATING_ACTIVATIONS == {"sigmoid", "tanh"}
+
+
+@pytest.mark.parametrize("name", sorted(set(ACTIVATIONS) - OUTPUT_ONLY_ACTIVATIONS))
+def test_the_traits_say_what_the_slope_does(name):
+    """`saturates`: the slope vanishes at both ends. `can_die`: pushed negative, a unit is never
+    active (a <= 0) and its slope drops below the full slope it has when active."""
+    activation = ACTIVATIONS[name]
+    z = np.array([[-30.0, 30.0]])
+    a = activation.forward(z.copy())
+    negative, positive = activation.backward(np.ones_like(z), a)[0]
+    assert (max(negative, positive) < 1e-6) == activation.saturates
+    assert (a[0, 0] <= 0.0 and negative < positive == 1.0) == activation.can_die
 
 
 @pytest.mark.parametrize(("name", "expected"), [

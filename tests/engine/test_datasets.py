@@ -87,7 +87,8 @@ def test_logic_gates_are_truth_tables(name, outputs):
 
 
 def test_registry_describes_each_dataset():
-    assert set(DATASETS) == {"mnist", "fashion-mnist", "xor", "and", "or"}
+    assert set(DATASETS) == {"mnist", "fashion-mnist", "xor", "and", "or", "iris", "wine",
+                             "breast-cancer", "diabetes"}
     mnist = DATASETS["mnist"]
     assert (mnist.name, mnist.input_size, mnist.num_classes, mnist.kind) == ("mnist", 784, 10, "image")
     assert mnist.classes == tuple("0123456789") and mnist.image_shape == (28, 28)

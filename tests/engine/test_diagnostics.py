@@ -5,7 +5,7 @@ import pytest
 
 from engine import Callback, Network
 from engine.diagnostics import FIELDS, SAMPLE_ROWS, layer_health, sample_rows
-from tests.engine import reference
+from tests.support import reference
 
 LAYERS = [{"units": 12, "activation": "relu"}, {"units": 8, "activation": "tanh"},
           {"units": 6, "activation": "sigmoid"}, {"units": 3, "activation": "softmax"}]

@@ -8,7 +8,7 @@ from engine.examples import EXAMPLES, example
 from engine.spec import Limits, validate_job_work, validate_model_spec, validate_training_config
 
 REQUIRED = {"and-perceptron", "xor-log-loss", "nielsen-784-30-10", "sigmoid-784-64-64-10",
-            "mixed-relu-tanh-softmax", "strong-mnist"}
+            "mixed-relu-tanh-softmax", "strong-mnist", "iris-mlp", "diabetes-regression"}
 
 
 def test_the_classics_are_all_there():
@@ -16,7 +16,9 @@ def test_the_classics_are_all_there():
     for name, entry in EXAMPLES.items():
         assert set(entry) == {"name", "title", "description", "idea", "expect", "spec"}
         assert entry["name"] == name == entry["spec"]["name"]
-        assert entry["expect"]["metric"] == "accuracy" and entry["expect"]["split"] == "test"
+        regression = entry["spec"]["model"].get("task") == "regression"
+        assert entry["expect"]["metric"] == ("r2" if regression else "accuracy")
+        assert entry["expect"]["split"] == "test"
         assert 0.0 < entry["expect"]["min"] <= 1.0 and entry["expect"]["epochs_note"]
 
 
@@ -25,8 +27,9 @@ def test_each_example_is_a_valid_job_within_the_default_limits(name):
     spec = EXAMPLES[name]["spec"]
     info = DATASETS[spec["dataset"]]
     model = validate_model_spec(spec["model"], input_size=info.input_size,
-                                num_classes=info.num_classes, limits=Limits())
-    training = validate_training_config(spec["training"], limits=Limits())
+                                num_classes=info.num_classes, limits=Limits(),
+                                dataset_task=info.task)
+    training = validate_training_config(spec["training"], limits=Limits(), task=model["task"])
     assert validate_job_work(model, training, dataset_size=info.train_size, limits=Limits()) > 0
 
 

@@ -8,31 +8,38 @@ import pytest
 from engine import Network
 from engine.activations import ACTIVATIONS
 from engine.losses import LOSSES
-from tests.engine import reference
+from tests.support import reference
 
 HIDDEN = [name for name, act in ACTIVATIONS.items() if not act.output_only and name != "step"]
+TASK_OF = {loss: "classification" if "classification" in entry.tasks else "regression"
+           for loss, entry in LOSSES.items()}  # mse is checked on classes, mae and huber on values
 PAIRINGS = [(loss, output) for loss, entry in LOSSES.items()
             for output in sorted(entry.output_activations) if output != "step"]
-WIDTHS = {"binary_cross_entropy": (1, 3)}  # one unit on 0/1 labels; one unit per class, one-hot
+# one unit on 0/1 labels, one unit per class one-hot; regression: one target column, or three
+WIDTHS = {"binary_cross_entropy": (1, 3), "mae": (1, 3), "huber": (1, 3)}
 CASES = [(hidden, output, loss, units) for loss, output in PAIRINGS
          for units in WIDTHS.get(loss, (3,)) for hidden in HIDDEN]
 
 
 def _network(hidden, output, loss, seed=0, units=3):
     spec = {"layers": [{"units": 5, "activation": hidden}, {"units": 4, "activation": hidden},
-                       {"units": units, "activation": output}], "loss": loss, "init": "xavier"}
+                       {"units": units, "activation": output}], "loss": loss, "init": "xavier",
+            "task": TASK_OF[loss]}
     net = Network.from_spec(spec, input_size=6, seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed + 1)
     for layer in net.params:  # non-zero biases, so a bias bug cannot hide
         layer["b"][...] = rng.normal(0.0, 0.5, layer["b"].shape)
     X = rng.normal(0.0, 1.0, (7, 6))
+    if net.task == "regression":  # values around the outputs, errors on both sides of huber's δ
+        return net, X, rng.normal(0.0, 1.5, (7, units))
     y = rng.integers(0, net.num_classes, 7)
     return net, X, y
 
 
 def test_every_pairing_is_covered():
-    assert len(PAIRINGS) == 1 + 1 + 5  # softmax+CE, sigmoid+log loss, 5 outputs with mse
-    assert len(CASES) == 8 * 5
+    # softmax+CE, sigmoid+log loss, 5 outputs each with mse, mae and huber
+    assert len(PAIRINGS) == 1 + 1 + 5 + 5 + 5
+    assert len(CASES) == (8 + 2 * 5 * 2) * 5
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.3])

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = (ROOT / "docs" / "engine.md").read_text()
 LINK = re.compile(r"\[([^\]]+)\]\(\.\./engine/(\w+\.py)(?:#L(\d+))?\)")
@@ -33,8 +35,15 @@ def test_line_links_point_at_what_they_name():
     assert wrong == []
 
 
-def test_the_bp_equations_are_where_the_guide_says():
+@pytest.mark.parametrize("module", ["textbook.py", "network.py"])  # the reference, the fast path
+def test_the_bp_equations_are_where_the_guide_says(module):
+    source = (ROOT / "engine" / module).read_text().splitlines()
     for equation in ("BP1", "BP2", "BP3", "BP4"):
-        [line] = re.findall(rf"\*\*{equation}\*\* \(\[network\.py:(\d+)\]", GUIDE)
-        source = (ROOT / "engine" / "network.py").read_text().splitlines()
-        assert source[int(line) - 1].strip().startswith(f"# {equation}:"), equation
+        [line] = re.findall(rf"\*\*{equation}\*\* \(\[{re.escape(module)}:(\d+)\]", GUIDE)
+        assert source[int(line) - 1].strip().startswith(f"# {equation}:"), (module, equation)
+
+
+def test_the_guide_leads_with_the_reference():
+    first_section = GUIDE.split("\n## ")[2]  # after the title and the map
+    assert first_section.startswith("1. Start here: the reference")
+    assert "../engine/textbook.py" in first_section and "../engine/network.py" not in first_section

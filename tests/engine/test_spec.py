@@ -24,6 +24,7 @@ from engine.spec import (
 
 HIDDEN = {"units": 8, "activation": "relu"}
 SOFTMAX_10 = {"units": 10, "activation": "softmax"}
+LINEAR_1 = {"units": 1, "activation": "identity"}
 
 
 def model(*layers, **fields):
@@ -87,6 +88,21 @@ MODEL_CASES = [
      "layers[0].units", "max_units"),
     ("too many parameters", model({"units": 4096, "activation": "relu"}, {"units": 4096, "activation": "relu"}, SOFTMAX_10),
      {"input_size": 784, "limits": Limits()}, "layers", "max_parameters"),
+    ("unknown task", model(SOFTMAX_10, task="ranking"), {}, "task", "choice"),
+    ("regression with a classification loss", model(HIDDEN, LINEAR_1, task="regression", loss="cross_entropy"),
+     {}, "loss", "task_loss"),
+    ("classification with a regression loss", model(HIDDEN, {"units": 1, "activation": "sigmoid"}, loss="mae"),
+     {}, "loss", "task_loss"),
+    ("regression through softmax", model(HIDDEN, {"units": 2, "activation": "softmax"}, task="regression", loss="mse"),
+     {}, "loss", "activation_needs_loss"),
+    ("regression output wider than the targets", model(HIDDEN, {"units": 2, "activation": "identity"}, task="regression"),
+     {"num_targets": 1}, "layers[1].units", "output_width"),
+    ("a regression dataset classified", model(HIDDEN, {"units": 1, "activation": "sigmoid"}, loss="binary_cross_entropy"),
+     {"dataset_task": "regression"}, "task", "dataset_task"),
+    ("huber_delta zero", model(HIDDEN, LINEAR_1, task="regression", loss="huber", huber_delta=0.0), {},
+     "huber_delta", "range"),
+    ("huber_delta with another loss", model(HIDDEN, LINEAR_1, task="regression", huber_delta=2.0), {},
+     "huber_delta", "loss_parameter"),
 ]
 
 BASE_TRAINING = {"validation_split": 0.1}
@@ -132,6 +148,10 @@ TRAINING_CASES = [
      "lr_schedule.gamma", "unknown_key"),
     ("cosine floor above the rate", {"optimizer": {"learning_rate": 0.01}, "lr_schedule": {"name": "cosine", "min_learning_rate": 0.1}},
      {}, "lr_schedule.min_learning_rate", "above_learning_rate"),
+    ("regression monitors accuracy", {**BASE_TRAINING, "early_stopping": {"monitor": "val_accuracy"}},
+     {"task": "regression"}, "early_stopping.monitor", "task_metric"),
+    ("classification monitors r2", {**BASE_TRAINING, "early_stopping": {"monitor": "r2"}},
+     {"task": "classification"}, "early_stopping.monitor", "task_metric"),
     ("too many epochs", {"epochs": 100_001}, {"limits": Limits()}, "epochs", "max_epochs"),
     ("batch too large", {"batch_size": 60001}, {"limits": Limits()}, "batch_size", "max_batch_size"),
 ]
@@ -173,7 +193,39 @@ def test_the_issue_example_is_valid_and_gets_defaults():
 def test_model_defaults_are_filled():
     checked = validate_model_spec({"layers": [SOFTMAX_10]})
     assert checked == {"layers": [{**SOFTMAX_10, "dropout": 0.0}], **MODEL_DEFAULTS}
-    assert MODEL_DEFAULTS == {"loss": "cross_entropy", "init": "he"}
+    assert MODEL_DEFAULTS == {"task": "classification", "loss": "cross_entropy", "init": "he"}
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({}, {"loss": "mse"}),  # the task's default loss
+    ({"loss": "mae"}, {"loss": "mae"}),
+    ({"loss": "huber"}, {"loss": "huber", "huber_delta": 1.0}),  # the loss's own default
+    ({"loss": "huber", "huber_delta": 0.5}, {"loss": "huber", "huber_delta": 0.5}),
+])
+def test_regression_specs_get_their_task_defaults(fields, expected):
+    checked = validate_model_spec(model(HIDDEN, LINEAR_1, task="regression", **fields),
+                                  input_size=3, num_targets=1, dataset_task="regression")
+    assert checked == {"layers": [{**HIDDEN, "dropout": 0.0}, {**LINEAR_1, "dropout": 0.0}],
+                       "task": "regression", "init": "he", "input_size": 3, **expected}
+
+
+def test_a_regression_output_may_be_bounded_or_wide():
+    """One identity unit is a value, not P(class 1); a sigmoid output is allowed (the plan
+    warns); several outputs regress several target columns; a classification dataset may be
+    regressed on (the plan warns), its class count then says nothing about the output."""
+    sigmoid = {"units": 1, "activation": "sigmoid"}
+    assert validate_model_spec(model(HIDDEN, sigmoid, task="regression"))["loss"] == "mse"
+    wide = model(HIDDEN, {"units": 3, "activation": "identity"}, task="regression")
+    assert validate_model_spec(wide, num_targets=3)["layers"][-1]["units"] == 3
+    assert validate_model_spec(model(HIDDEN, LINEAR_1, task="regression"), num_classes=3,
+                               num_targets=1, dataset_task="classification")["task"] == "regression"
+
+
+def test_regression_metrics_can_be_monitored():
+    for monitor in ("val_rmse", "val_mae", "val_r2", "loss", "rmse", "r2"):
+        config = validate_training_config({"validation_split": 0.2,
+                                           "early_stopping": {"monitor": monitor}}, task="regression")
+        assert config["early_stopping"]["monitor"] == monitor
 
 
 @pytest.mark.parametrize("spec", [

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from engine import Callback, Network, SpecError, TrainingError
+from engine.evaluation import GOALS, HISTORY_METRICS
+from engine.spec import MONITORS
 from engine.stopping import EarlyStopping
 
 SPEC = {"layers": [{"units": 16, "activation": "relu", "dropout": 0.2},
@@ -204,6 +206,23 @@ def test_early_stopping_rule_on_a_scripted_sequence(min_delta, stop_epoch, best_
             stopped_at = epoch
             break
     assert (stopped_at, stopping.best_epoch) == (stop_epoch, best_epoch)
+
+
+def test_early_stopping_improves_each_metric_the_way_the_registry_says():
+    """engine.evaluation.HISTORY_METRICS: each metric a history records, with its direction."""
+    X, y = _data()
+    entry = _net().fit(X, y, epochs=1, validation_split=0.2).epochs[0]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(entry) & set(HISTORY_METRICS)
+    assert set(HISTORY_METRICS.values()) <= set(GOALS) and MONITORS == tuple(HISTORY_METRICS)
+    for name, goal in HISTORY_METRICS.items():
+        stopping = EarlyStopping(monitor=name, patience=1, restore_best_weights=False)
+        better, worse = (0.6, 0.4) if goal == "max" else (0.4, 0.6)
+        assert not stopping.update({"epoch": 1, name: 0.5}, None)
+        assert not stopping.update({"epoch": 2, name: better}, None), name  # an improvement
+        assert stopping.update({"epoch": 3, name: worse}, None), name  # patience 1 used up
+        assert stopping.best_epoch == 2
+    with pytest.raises(ValueError, match="unknown monitor 'f1'"):
+        EarlyStopping(monitor="f1")
 
 
 def test_learning_rate_schedule_appears_in_history():

@@ -7,8 +7,10 @@ import time
 import httpx
 import pytest
 
-from tests.faults.conftest import TERMINAL, api_env, mnist_job_body
-from tests.service_fixtures import wait_until
+from tests.support.servers import api_env
+from tests.support.specs import mnist_job
+from tests.support.waiting import wait_until
+from worker.store.job_scripts import TERMINAL_STATUSES
 
 # Far more epochs than the restarts take on any machine: the test stops the job (stop-and-keep)
 # once an epoch has reached the stream after the second restart, so speed cannot end it early.
@@ -35,7 +37,7 @@ class Poller(threading.Thread):
                     continue
                 assert response.status_code == 200, response.text
                 self.answers.append(response.json())
-                if response.json()["status"] in TERMINAL:
+                if response.json()["status"] in TERMINAL_STATUSES:
                     return
                 time.sleep(0.1)
 
@@ -84,7 +86,7 @@ class EventReader(threading.Thread):
 
     def _finished(self) -> bool:
         return bool(self.events) and self.events[-1][1] == "status" and \
-            self.events[-1][2]["status"] in TERMINAL
+            self.events[-1][2]["status"] in TERMINAL_STATUSES
 
 
 @pytest.mark.slow
@@ -92,7 +94,7 @@ def test_api_restarts_lose_no_epoch_for_pollers_or_event_streams(isolated_servic
     service = isolated_service
     service.start_worker()
     api = start_api(api_env(service.env))
-    response = httpx.post(f"{api.url}/v1/jobs", json=mnist_job_body(EPOCHS, name="api-restarts"))
+    response = httpx.post(f"{api.url}/v1/jobs", json=mnist_job(EPOCHS, name="api-restarts"))
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     poller, reader = Poller(api.url, job_id), EventReader(api.url, job_id)

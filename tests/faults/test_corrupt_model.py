@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
+from tests.support.api import make_app, submit
+from tests.support.specs import XOR_JOB
+from tests.support.waiting import wait_for_job
 from worker.store.ids import new_id
 
 XOR_INPUTS = {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}
@@ -44,7 +46,7 @@ def healthy_model(worker_settings, _session_celery_worker):
     """A model trained by the session's real worker (XOR: a second of work)."""
     _session_celery_worker.start()
     client = make_app(worker_settings).test_client()
-    job = wait_for_job(client, submit(client, XOR_SPEC)["id"])
+    job = wait_for_job(client, submit(client, XOR_JOB)["id"])
     assert job["status"] == "succeeded", job["error"]
     return job["model_id"]
 

@@ -5,21 +5,14 @@ import time
 import httpx
 import pytest
 
-from tests.faults.conftest import (
-    TERMINAL,
-    JobSampler,
-    api_env,
-    event_log,
-    mnist_job_body,
-    mnist_spec,
-    status_events,
-)
-from tests.service_fixtures import build_service_env, wait_until
+from tests.support.events import JobSampler, event_log, status_events
+from tests.support.servers import api_env
+from tests.support.services import build_service_env
+from tests.support.specs import XOR_JOB, mnist_job, mnist_spec, with_training
+from tests.support.waiting import wait_for_job, wait_until
+from worker.store.job_scripts import TERMINAL_STATUSES
 
-XOR_JOB = {"name": "after-the-restart", "dataset": "xor",
-           "model": {"layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
-                     "loss": "binary_cross_entropy", "init": "xavier"},
-           "training": {"epochs": 200, "batch_size": 4, "optimizer": {"name": "adam", "learning_rate": 0.05}}}
+AFTER_THE_RESTART = {**with_training(XOR_JOB, epochs=200), "name": "after-the-restart"}
 
 
 @pytest.fixture
@@ -52,7 +45,7 @@ def poll(client, path):
 def test_a_redis_crash_mid_job_is_survived(crashable_stack, outage_seconds):
     server, api, store = crashable_stack
     with httpx.Client(base_url=api.url, timeout=10) as client:
-        created = client.post("/v1/jobs", json=mnist_job_body(8, name="survives-redis"))
+        created = client.post("/v1/jobs", json=mnist_job(8, name="survives-redis"))
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]
         wait_until(lambda: len((poll(client, f"/v1/jobs/{job_id}") or {"metrics": []})["metrics"]) >= 2,
@@ -67,7 +60,7 @@ def test_a_redis_crash_mid_job_is_survived(crashable_stack, outage_seconds):
                 time.sleep(0.2)
             assert statuses == {503}, f"while Redis is down the API answers 503, got {statuses}"
             server.start()
-            job = wait_until(lambda: (j := poll(client, f"/v1/jobs/{job_id}")) and j["status"] in TERMINAL and j,
+            job = wait_until(lambda: (j := poll(client, f"/v1/jobs/{job_id}")) and j["status"] in TERMINAL_STATUSES and j,
                              timeout=120, message="the job to finish after Redis came back")
 
         assert job["status"] == "succeeded", job["error"]
@@ -80,10 +73,10 @@ def test_a_redis_crash_mid_job_is_survived(crashable_stack, outage_seconds):
         # Both sides reconnected: readiness sees the worker again and a new job runs end to end.
         wait_until(lambda: client.get("/readyz").status_code == 200, timeout=60,
                    message="/readyz to find the worker through the restarted Redis")
-        second = client.post("/v1/jobs", json=XOR_JOB)
+        second = client.post("/v1/jobs", json=AFTER_THE_RESTART)
         assert second.status_code == 202, second.text
         done = wait_until(lambda: (j := poll(client, f"/v1/jobs/{second.json()['id']}")) and
-                          j["status"] in TERMINAL and j, timeout=60, message="a job submitted after")
+                          j["status"] in TERMINAL_STATUSES and j, timeout=60, message="a job submitted after")
         assert done["status"] == "succeeded", done["error"]
     assert "Traceback" not in api.log_text(), api.log_text()[-3000:]
 
@@ -109,8 +102,7 @@ def test_a_job_requeued_while_its_worker_was_cut_off_is_resumed_not_finished_wit
             requeue_orphaned_jobs(service.celery, service.jobs)
 
     wait_until(lease_lapses_then_sweep, timeout=10, message="a requeue between two lease renewals")
-    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
-                     timeout=90, message="the requeued job to finish")
+    job = wait_for_job(service.jobs, job_id, timeout=90)
     assert job["status"] == "succeeded", job["error"]
     assert [entry["epoch"] for entry in job["metrics"]] == list(range(1, 9))
     assert status_events(event_log(service.jobs, job_id)) == [

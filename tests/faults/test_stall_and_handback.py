@@ -6,16 +6,13 @@ import time
 
 import pytest
 
-from tests.faults.conftest import event_log, mnist_spec, status_events
-from tests.faults.hanging import HANG_JOB_NAME
-from tests.service_fixtures import wait_until
+from tests.support.events import event_log, status_events
+from tests.support.specs import HANG_JOB_NAME, HANGING_XOR_SPEC, mnist_spec
+from tests.support.waiting import wait_for_job, wait_until
 from worker.runner import EXIT_STALLED
 
 STALL_SECONDS = 3.0
 GRACEFUL_TIMEOUT = 20.0
-XOR = {"model": {"layers": [{"units": 4, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
-                 "loss": "binary_cross_entropy"},
-       "training": {"epochs": 50, "batch_size": 1, "seed": 0, "early_stopping": None}}
 
 
 @pytest.mark.slow
@@ -23,21 +20,18 @@ def test_a_job_that_hangs_with_a_live_heartbeat_fails_as_stalled(isolated_servic
     service = isolated_service
     worker = service.start_worker(
         env_overrides={"MLPQ_JOB_STALL_SECONDS": str(STALL_SECONDS)},
-        extra_args=("--include", "tests.faults.hanging"))
-    hung = service.submit(XOR, name=HANG_JOB_NAME)
+        extra_args=("--include", "tests.support.hanging"))
+    hung = service.submit(HANGING_XOR_SPEC, name=HANG_JOB_NAME)
     # The hang keeps the lease alive (heartbeats go on) until the watchdog acts.
-    wait_until(lambda: service.jobs.get(hung)["status"] == "running", timeout=60,
-               message="the job to start")
+    wait_for_job(service.jobs, hung, "running", timeout=60)
     assert service.jobs.lease_holder(hung) is not None
-    job = wait_until(lambda: (job := service.jobs.get(hung))["status"] == "failed" and job,
-                     timeout=STALL_SECONDS * 10, message="the stalled job to fail")
+    job = wait_for_job(service.jobs, hung, "failed", timeout=STALL_SECONDS * 10)
     assert job["error"]["type"] == "stalled"
     assert "MLPQ_JOB_STALL_SECONDS=3" in job["error"]["message"]
     assert job["attempts"] == 1
     # The hung process was replaced, not the worker: the same worker trains the next job.
-    healthy = service.submit(XOR, name="healthy")
-    done = wait_until(lambda: (job := service.jobs.get(healthy))["status"] in {"succeeded", "failed"}
-                      and job, timeout=60, message="the next job to finish")
+    healthy = service.submit(HANGING_XOR_SPEC, name="healthy")
+    done = wait_for_job(service.jobs, healthy, timeout=60)
     assert done["status"] == "succeeded", done["error"]
     assert worker.running
     log = worker.log_path.read_text(errors="replace")
@@ -74,8 +68,7 @@ def test_sigterm_hands_the_job_back_and_another_worker_resumes_it(isolated_servi
     handed_back_at = checkpoint["epoch"]
 
     second = service.start_worker()
-    done = wait_until(lambda: (job := service.jobs.get(job_id))["status"] in {"succeeded", "failed"}
-                      and job, timeout=180, interval=0.2, message="the resumed job to finish")
+    done = wait_for_job(service.jobs, job_id, timeout=180, interval=0.2)
     assert done["status"] == "succeeded", done["error"]
     assert [entry["epoch"] for entry in done["metrics"]] == list(range(1, 7))
     assert done["attempts"] == 2

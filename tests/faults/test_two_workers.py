@@ -2,16 +2,14 @@
 
 import pytest
 
-from tests.faults.conftest import TERMINAL, event_log, status_events
-from tests.service_fixtures import wait_until
+from tests.support.events import event_log, status_events
+from tests.support.specs import SOFTMAX_XOR_SPEC, with_training
+from tests.support.waiting import wait_until
 from worker.store.ids import model_id_for_job
+from worker.store.job_scripts import TERMINAL_STATUSES
 
 JOBS = 50
-SMALL_XOR = {
-    "model": {"layers": [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
-              "loss": "cross_entropy"},
-    "training": {"epochs": 40, "batch_size": 4, "seed": 0, "early_stopping": None},
-}
+SMALL_XOR = with_training(SOFTMAX_XOR_SPEC, epochs=40)
 
 
 @pytest.mark.slow
@@ -27,7 +25,7 @@ def test_two_workers_run_fifty_queued_jobs_each_exactly_once(isolated_service):
 
     def all_finished():
         jobs = [service.jobs.get(job_id) for job_id in job_ids]
-        return all(job["status"] in TERMINAL for job in jobs) and jobs
+        return all(job["status"] in TERMINAL_STATUSES for job in jobs) and jobs
 
     jobs = wait_until(all_finished, timeout=180, interval=0.5, message=f"{JOBS} jobs to finish")
     assert [job["status"] for job in jobs] == ["succeeded"] * JOBS, [j["error"] for j in jobs]

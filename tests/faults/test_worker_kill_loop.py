@@ -6,21 +6,19 @@ import time
 
 import pytest
 
-from tests.faults.conftest import (
-    TERMINAL,
-    JobSampler,
-    event_log,
-    mnist_spec,
-    recovery_after,
-    status_events,
-)
-from tests.service_fixtures import wait_until
+from tests.support.events import JobSampler, event_log, recovery_after, status_events
+from tests.support.specs import mnist_spec
+from tests.support.waiting import wait_for_job, wait_until
 from worker.store.ids import model_id_for_job
+from worker.store.job_scripts import TERMINAL_STATUSES
 
 KILLS = 10
 EPOCHS = 24  # about 1.5 epochs are trained between kills, so the job outlives the tenth
 # A checkpoint after every epoch (MLPQ_CHECKPOINT_SECONDS=0): then no recorded epoch may be lost.
 EVERY_EPOCH = {"MLPQ_CHECKPOINT_SECONDS": "0"}
+DEAD_LEASE_SECONDS = 0.5  # the lease a worker that died before its first checkpoint left
+# An epoch of mnist_spec's network (0.3-0.8 s on one idle core) on a busy, shared machine.
+EPOCH_SECONDS = 10.0
 
 
 @pytest.mark.slow
@@ -49,8 +47,7 @@ def test_ten_kills_of_the_worker_group_resume_from_checkpoints(isolated_service)
                           checkpoint["history"] if checkpoint else []))
             recorded = len(before["metrics"])
             worker = service.start_worker(env_overrides=EVERY_EPOCH)
-        job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
-                         timeout=120, message="the job to finish after the last kill")
+        job = wait_for_job(service.jobs, job_id, timeout=120)
 
     assert job["status"] == "succeeded", job["error"]
     # Every epoch exactly once, in order, and the epochs before each checkpoint were not redone.
@@ -102,15 +99,24 @@ def test_an_attempt_that_died_before_its_first_checkpoint_leaves_no_stale_epochs
     """Regression: the next attempt starts from scratch, and used to append its epoch 1 after
     the dead attempt's, so pollers saw epochs [1, 1, 2, ...] until the job ended."""
     service = isolated_service
-    job = service.jobs.create(name="died-early", dataset="mnist", spec=mnist_spec(3))
-    assert service.jobs.acquire_lease(job["id"], "dead-worker", 0.5)
+    epochs = 3
+    job = service.jobs.create(name="died-early", dataset="mnist", spec=mnist_spec(epochs))
+    assert service.jobs.acquire_lease(job["id"], "dead-worker", DEAD_LEASE_SECONDS)
     service.jobs.mark_running(job["id"], lease_token="dead-worker")
     service.jobs.append_metrics(job["id"], {"epoch": 1, "loss": 9.0}, lease_token="dead-worker")
     service.start_worker()  # its sweeper requeues the job once the lease has lapsed
-    seen = []
-    while (current := service.jobs.get(job["id"]))["status"] not in TERMINAL:
+    seen = []  # the epochs on record at each look before the job ended
+
+    def ended():
+        current = service.jobs.get(job["id"])
+        if current["status"] in TERMINAL_STATUSES:
+            return current
         seen.append([entry["epoch"] for entry in current["metrics"]])
-        time.sleep(0.02)
+        return None
+
+    # The dead lease lapses, the next sweep requeues the job, and the new attempt trains.
+    deadline = DEAD_LEASE_SECONDS + service.settings.sweep_seconds + epochs * EPOCH_SECONDS
+    current = wait_until(ended, timeout=deadline, interval=0.02, message="the requeued job to end")
     assert current["status"] == "succeeded", current["error"]
     assert current["attempts"] == 2 and [e["epoch"] for e in current["metrics"]] == [1, 2, 3]
     assert all(epochs == list(range(1, len(epochs) + 1)) for epochs in seen), seen

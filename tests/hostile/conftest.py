@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlpq.redis_server import RedisServer
-from tests.faults.conftest import ApiServer, api_env
-from tests.service_fixtures import build_service_env
+from tests.support.servers import ApiServer, api_env
+from tests.support.services import build_service_env, start_redis
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def save_mnist_shaped_model(artifact_dir: Path) -> str:
 @pytest.fixture(scope="module")
 def hostile_stack(tmp_path_factory):
     """gunicorn (production config) on a private Redis no worker consumes: accepted jobs stay queued."""
-    redis_server = RedisServer(data_dir=tmp_path_factory.mktemp("redis")).start()
+    redis_server = start_redis(tmp_path_factory.mktemp("redis"))
     artifact_dir = tmp_path_factory.mktemp("artifacts")
     model_id = save_mnist_shaped_model(artifact_dir)
     env = api_env(build_service_env(redis_server.url, artifact_dir))

@@ -11,6 +11,7 @@ The operations are driven through `APIOperation.as_strategy` under Hypothesis ra
 (`_nodeid`) that pytest 9.2 no longer has.
 """
 
+import io
 import re
 
 import hypothesis
@@ -23,7 +24,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
+from tests.support.api import make_app, submit
+from tests.support.specs import XOR_JOB, with_training
+from tests.support.waiting import wait_for_job
 from worker.store.config import Settings
 
 # Caps so that any job the fuzzer manages to get accepted is small (the worker trains them).
@@ -55,14 +58,17 @@ def api_schema(isolated_service):
     # Event streams end quickly: a fuzzed request must not hold the test for minutes.
     app = make_app(settings, SSE_MAX_SECONDS=1.0, SSE_KEEPALIVE_SECONDS=0.5)
     client = app.test_client()
-    small_xor = {**XOR_SPEC, "training": {**XOR_SPEC["training"], "epochs": 2}}
+    small_xor = with_training(XOR_JOB, epochs=2)
     done = wait_for_job(client, submit(client, small_xor)["id"], timeout=60)
     assert done["status"] == "succeeded", done["error"]  # `latest` and predict have a model
     sweep = client.post("/v1/sweeps", json={"base": small_xor, "parameters": {
         "training.optimizer.learning_rate": {"values": [0.05]}}}).get_json()
+    table = b"x,y\n" + b"".join(f"{i},{'ab'[i % 2]}\n".encode() for i in range(10))
+    dataset = client.post("/v1/datasets", data={"file": (io.BytesIO(table), "t.csv")}).get_json()
     config = schemathesis.Config.from_dict({"seed": SEED, "cache": {"enabled": False}})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     return schema, {"job_id": done["id"], "model_id": done["model_id"], "sweep_id": sweep["id"],
+                    "dataset_id": dataset["id"],  # an uploaded table (deleted last, if at all)
                     "layer": 0, "name": "xor-log-loss"}  # name: a built-in example
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import subprocess
 
@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from mlpq import serve
-from tests.infra.inventory import REPO_ROOT, variables_read_by_the_code
+from tests.support.environment import REPO_ROOT, missing
+from worker.store.environment import read_in
+from worker.store.settings import SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +66,28 @@ def test_api_and_worker_share_artifact_and_data_volumes(compose):
 
 
 def test_every_setting_reaches_the_containers_from_env(compose):
-    """Settings set in `.env` or the shell pass through; unset ones stay unset (code defaults)."""
+    """Settings set in `.env` or the shell pass through; unset ones stay unset (code defaults).
+
+    The list is the registry's settings read by the processes the containers run, except the
+    container's own --bind; nothing else of ours is passed (boto3's AWS_* are its own)."""
     environment = compose["x-mlpq-environment"]
     fixed = {"REDIS_URL", "MLPQ_ARTIFACT_DIR", "MLPQ_DATA_DIR"}
-    local_only = {"MLPQ_BIND", "MLPQ_HOME"}  # the container's --bind and volumes decide these
-    from mlpq.cli import DEBUG_VARIABLE
-    from mlpq.client import KEY_VARIABLE, URL_VARIABLE
-
-    # The client's and the command line's own: where to find the service, not settings of it.
-    client_only = {URL_VARIABLE, KEY_VARIABLE, DEBUG_VARIABLE}
-    missing = sorted(variables_read_by_the_code() - fixed - local_only - client_only - set(environment))
-    assert not missing, f"docker-compose.yml does not pass {missing} through"
+    expected = set(read_in("api", "worker", "gunicorn")) - {"MLPQ_BIND"}
+    ours = {name for name in environment if not name.startswith("AWS_")}
+    assert ours == expected, (f"docker-compose.yml lacks {sorted(expected - ours)}, "
+                              f"passes unknown {sorted(ours - expected)}")
     assert all(environment[name] is None for name in environment if name not in fixed)
+
+
+def test_env_example_names_only_settings_or_compose_variables(compose):
+    """`.env.example` sets registry settings, and the few variables docker-compose.yml itself
+    interpolates (host ports), nothing misspelt or retired."""
+    text = (REPO_ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, re.M))
+    interpolated = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO_ROOT / "docker-compose.yml").read_text()))
+    ours = {name for name in named if not name.startswith("AWS_")}
+    assert {"MLPQ_API_KEYS", "MLPQ_PORT"} <= ours
+    assert ours <= set(SETTINGS) | interpolated, sorted(ours - set(SETTINGS) - interpolated)
 
 
 def test_compose_runs_the_commands_mlpq_serve_runs(compose):
@@ -92,9 +104,7 @@ def test_compose_file_is_valid_for_docker_compose():
     # tests above still run and this one says why it did not.
     binary = shutil.which("docker-compose")
     if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("docker-compose is not installed, and CI (.ci/run) installs it")
-        pytest.skip("docker-compose is not installed (.ci/run installs it)")
+        missing("docker-compose is not installed (.ci/run installs it)")
     result = subprocess.run([binary, "-f", "docker-compose.yml", "config", "-q"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,8 +8,6 @@ own: host networking, free ports, the stand-in base images and the air-gapped bu
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -19,32 +17,16 @@ import numpy as np
 import pytest
 
 from engine import datasets
-from tests.infra import docker_stack
-from tests.infra.inventory import REPO_ROOT
-from tests.service_fixtures import FAST_SETTINGS, wait_until
+from mlpq.redis_server import free_port
+from tests.support import docker_stack
+from tests.support.environment import REPO_ROOT, missing
+from tests.support.services import FAST_SETTINGS
+from tests.support.specs import XOR_JOB, mnist_job, with_training
+from tests.support.waiting import wait_for_job, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
-XOR_JOB = {
-    "name": "compose-xor", "dataset": "xor",
-    "model": {"layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
-              "loss": "binary_cross_entropy", "init": "xavier"},
-    "training": {"epochs": 300, "batch_size": 4, "seed": 0,
-                 "optimizer": {"name": "adam", "learning_rate": 0.05}},
-}
-# A small MNIST network: about a second per epoch on one busy core.
-SMALL_MNIST = {"layers": [{"units": 16, "activation": "relu"}, {"units": 10, "activation": "softmax"}]}
-
-
-def mnist_job(name: str, epochs: int) -> dict:
-    return {"name": name, "dataset": "mnist", "model": SMALL_MNIST,
-            "training": {"epochs": epochs, "batch_size": 256, "seed": 1, "early_stopping": None}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+COMPOSE_XOR_JOB = {**with_training(XOR_JOB, seed=0), "name": "compose-xor"}
 
 
 class ComposeStack:
@@ -125,10 +107,7 @@ class ComposeStack:
         return self.http.get(f"/v1/jobs/{job_id}").json()
 
     def wait_finished(self, job_id: str, timeout: float = 300) -> dict:
-        def finished():
-            job = self.job(job_id)
-            return job if job["status"] in ("succeeded", "failed", "cancelled") else None
-        job = wait_until(finished, timeout=timeout, interval=0.5, message=f"job {job_id}")
+        job = wait_for_job(self.http, job_id, timeout=timeout, interval=0.5)
         assert job["status"] == "succeeded", job
         return job
 
@@ -143,10 +122,7 @@ def _docker_or_fail() -> str:
     try:
         return docker_stack.ensure_dockerd()
     except docker_stack.DockerUnavailable as error:
-        message = f"the compose stack test needs a Docker engine: {error}"
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing(f"the compose stack test needs a Docker engine: {error}")
 
 
 @pytest.fixture(scope="module")
@@ -197,13 +173,13 @@ def test_the_image_runs_as_non_root_with_a_healthcheck_and_no_build_tools(stack)
 
 
 def test_xor_trains_and_predicts(stack):
-    job = stack.wait_finished(stack.submit(XOR_JOB))
+    job = stack.wait_finished(stack.submit(COMPOSE_XOR_JOB))
     predictions = stack.predict(job["model_id"], [[0, 0], [0, 1], [1, 0], [1, 1]])
     assert [prediction["label"] for prediction in predictions] == [0, 1, 1, 0]
 
 
 def test_mnist_one_epoch_trains_on_the_mounted_dataset_and_predicts(stack):
-    job = stack.wait_finished(stack.submit(mnist_job("compose-mnist", epochs=1)))
+    job = stack.wait_finished(stack.submit(mnist_job(1, "compose-mnist", seed=1)))
     assert [entry["epoch"] for entry in job["metrics"]] == [1]
     (_, _), (x_test, y_test) = datasets.load("mnist", download=False)
     predictions = stack.predict(job["model_id"], x_test[:200])
@@ -219,7 +195,7 @@ def test_two_workers_both_take_jobs(stack):
     # Both consume before anything is queued, so the first cannot drain the queue alone.
     wait_until(lambda: all(" ready." in stack.logs(worker) for worker in workers),
                timeout=180, interval=1, message="both workers to report ready")
-    job_ids = [stack.submit(mnist_job(f"compose-scale-{n}", epochs=1)) for n in range(4)]
+    job_ids = [stack.submit(mnist_job(1, f"compose-scale-{n}", seed=1)) for n in range(4)]
     for job_id in job_ids:
         stack.wait_finished(job_id)
     for worker in workers:
@@ -229,7 +205,7 @@ def test_two_workers_both_take_jobs(stack):
 
 def test_restarting_the_worker_service_mid_job_resumes_the_job(stack):
     epochs = 12
-    job_id = stack.submit(mnist_job("compose-restart", epochs=epochs))
+    job_id = stack.submit(mnist_job(epochs, "compose-restart", seed=1))
     wait_until(lambda: len(stack.job(job_id)["metrics"]) >= 2, timeout=300, interval=0.2,
                message="two epochs before the restart")
     # Docker waits longer than MLPQ_GRACEFUL_TIMEOUT: the job is handed back, not killed.

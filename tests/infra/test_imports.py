@@ -18,7 +18,9 @@ PACKAGES = ("engine", "worker", "api", "mlpq")
 ALLOWED = {"engine": set(), "worker": {"engine"}, "api": {"worker", "engine"},
            "mlpq": {"api", "worker", "engine"}}
 # Frameworks the engine must not know about (it is a library on its own).
-ENGINE_FORBIDDEN = {"flask", "flask_smorest", "celery", "kombu", "redis", "werkzeug"}
+# pandas and scikit-learn too: the built-in tables are read with NumPy alone (engine/data/).
+ENGINE_FORBIDDEN = {"flask", "flask_smorest", "celery", "kombu", "redis", "werkzeug", "pandas",
+                    "sklearn"}
 
 
 def module_name(path: Path) -> str:
@@ -101,11 +103,11 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_scan_sees_imports_inside_functions():
-    from tests.service_fixtures import wait_until  # noqa: F401 - the scan must see this one
+    from tests.support.waiting import wait_until  # noqa: F401 - the scan must see this one
 
     source = REPO_ROOT / "tests" / "infra" / "test_imports.py"
     tree_imports = imported_names(source, "tests.infra.test_imports")
-    assert {"ast", "pathlib.Path", "pytest", "tests.service_fixtures.wait_until"} <= tree_imports
+    assert {"ast", "pathlib.Path", "pytest", "tests.support.waiting.wait_until"} <= tree_imports
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
@@ -150,3 +152,35 @@ def test_the_api_root_holds_only_the_factory_the_gunicorn_config_and_the_rooms()
     rooms = sorted(path.name for path in root.iterdir()
                    if path.is_dir() and path.name != "__pycache__")
     assert all((root / room / "__init__.py").exists() for room in rooms), rooms
+
+
+def test_the_api_core_imports_no_room():
+    """api.core is what every room stands on (config, services, errors, auth, metrics); a room
+    (api.jobs, api.models, ...) that core needed would stand on itself."""
+    root = REPO_ROOT / "api"
+    rooms = {f"api.{path.name}" for path in root.iterdir()
+             if (path / "__init__.py").exists() and path.name != "core"}
+    assert {"api.jobs", "api.models", "api.insight", "api.health"} <= rooms
+    modules = our_modules()
+    wrong = {}
+    for name, path in modules.items():
+        if name == "api.core" or name.startswith("api.core."):
+            for imported in imported_names(path, name, modules):
+                if any(imported == room or imported.startswith(room + ".") for room in rooms):
+                    wrong.setdefault(name, set()).add(imported)
+    assert wrong == {}
+
+
+def test_tests_share_code_only_through_tests_support():
+    """Test modules and conftests take what they share from tests/support/ (fixtures reach them
+    through tests/conftest.py's plugins), never from a conftest or another test module; and
+    tests/support/ stands on no suite. So a suite can move or go without breaking another."""
+    tests = REPO_ROOT / "tests"
+    wrong = {}
+    for path in sorted(tests.rglob("*.py")):
+        name = module_name(path)
+        for imported in imported_names(path, name):
+            package = imported.split(".")[:2]
+            if package[0] == "tests" and package != ["tests", "support"]:
+                wrong.setdefault(name, set()).add(imported)
+    assert wrong == {}

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.service_fixtures import REPO_ROOT
+from tests.support.environment import REPO_ROOT
 
 
 def api_command():

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from mlpq.redis_server import free_port
-from tests.service_fixtures import REPO_ROOT, build_service_env
+from tests.support.environment import REPO_ROOT
+from tests.support.services import build_service_env
 
 READY_TIMEOUT = 120.0  # a cold start of gunicorn + celery on a busy 2-core machine
 

@@ -1,29 +1,13 @@
-"""Insight fixtures: the shared trained MNIST model (tests/model_fixtures.py) and an XOR model."""
+"""Insight fixtures: an XOR model that still gets rows wrong (the trained MNIST model is the
+session's, from tests/support/models.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import (
-    app,
-    client,
-    idle_client,
-    idle_settings,
-    make_app,
-    submit,
-    wait_for_job,
-)
-
-__all__ = ["app", "client", "idle_client", "idle_settings"]
-
-# One epoch at a tiny learning rate: an XOR net that still gets some rows wrong.
-UNTRAINED_XOR_JOB = {
-    "name": "insight-xor", "dataset": "xor",
-    "model": {"layers": [{"units": 3, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
-              "loss": "binary_cross_entropy", "init": "xavier"},
-    "training": {"epochs": 1, "batch_size": 4, "seed": 3,
-                 "optimizer": {"name": "sgd", "learning_rate": 0.0001}},
-}
+from tests.support.api import make_app, submit
+from tests.support.specs import UNTRAINED_XOR_JOB
+from tests.support.waiting import wait_for_job
 
 
 @pytest.fixture(scope="module")

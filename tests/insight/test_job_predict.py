@@ -7,15 +7,10 @@ import time
 import numpy as np
 
 from engine import Network
-from tests.api.conftest import submit, wait_for_job
+from tests.support.api import submit
+from tests.support.specs import SLOW_MNIST_JOB
+from tests.support.waiting import wait_for_job
 from worker.store.ids import new_id
-
-# Small enough for quick epochs, long enough to be caught between its first and last epoch.
-SLOW_MNIST_JOB = {
-    "name": "job-predict", "dataset": "mnist",
-    "model": {"layers": [{"units": 32, "activation": "relu"}, {"units": 10, "activation": "softmax"}]},
-    "training": {"epochs": 40, "batch_size": 64, "seed": 1},
-}
 
 
 def oracle(artifact_store, job_id):

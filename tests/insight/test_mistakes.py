@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.insight.derived import derived
-from tests.api.conftest import make_app
+from api.core.services import services
+from tests.support.api import make_app
 
 
 def get_mistakes(client, model_id, query=""):
@@ -83,7 +83,7 @@ def test_paging_walks_the_same_order(client, trained_model):
 def test_test_predictions_are_computed_once_per_model(app, trained_model):
     client = app.test_client()
     get_mistakes(client, trained_model.model_id, "?limit=1")
-    cache = derived(app)
+    cache = services(app).derived
     (stamp, values), = cache._models.values()
     first = values[("test_predictions", "mnist")]
     get_mistakes(client, trained_model.model_id, "?true=3&limit=5")

@@ -7,10 +7,6 @@ import io
 import httpx
 from PIL import Image
 
-from tests.api.conftest import start_gunicorn
-
-__all__ = ["start_gunicorn"]
-
 
 def test_insight_endpoints_over_http(start_gunicorn, service_env, trained_model):
     server = start_gunicorn(service_env)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from engine import load as load_network
-from tests.api.conftest import submit, wait_for_job
-from tests.insight.test_job_predict import SLOW_MNIST_JOB
+from tests.support.api import submit
+from tests.support.specs import SLOW_MNIST_JOB
+from tests.support.waiting import wait_for_job
 from worker.store.ids import new_id
 
 

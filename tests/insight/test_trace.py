@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api.insight.trace import MAX_PARAMETERS, MAX_SAMPLES
+from api.insight.schemas import MAX_PARAMETERS, MAX_SAMPLES
 
 XOR = {"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]], "labels": [0, 1, 1, 0]}
 

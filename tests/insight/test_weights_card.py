@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.insight.card import confused_pairs
+from api.insight.card import build_card, confused_pairs
 from api.insight.pictures import TILE_GAP, tile_grid
+from engine.spec import validate_model_spec, validate_training_config
+from engine.stopping import STOP_REASONS as FIT_STOP_REASONS
+from worker.store.jobs import STOP_REASONS, TERMINAL_STATUSES
 
 
 def png(response):
@@ -98,6 +101,20 @@ def test_confused_pairs_orders_off_diagonal_cells():
     matrix = [[5, 2, 0], [7, 3, 1], [0, 0, 9]]
     assert confused_pairs(matrix) == [(1, 0, 7, 7 / 11), (0, 1, 2, 2 / 7), (1, 2, 1, 1 / 11)]
     assert confused_pairs([[3, 0], [0, 4]]) == []
+
+
+@pytest.mark.parametrize("reason", list(STOP_REASONS))
+def test_card_says_every_stop_reason_in_the_registrys_words(reason):
+    """One registry: the fit's reasons (engine.stopping), then the final statuses that are their
+    own reason (the job store); the card shows each one's sentence from it."""
+    assert set(STOP_REASONS) - set(FIT_STOP_REASONS) <= TERMINAL_STATUSES
+    model = validate_model_spec({"layers": [{"units": 2, "activation": "tanh"},
+                                            {"units": 2, "activation": "softmax"}]},
+                                input_size=2, num_classes=2)
+    record = {"id": "m" * 32, "dataset": "xor", "stop_reason": reason, "metrics": [],
+              "spec": {"model": model, "training": validate_training_config({})}}
+    card = build_card(record, base_url="http://localhost")
+    assert f"- Epochs: 0 of 10; {STOP_REASONS[reason]}\n" in card
 
 
 def test_xor_card_and_heatmap(client, xor_model):

@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import copy
+import io
 import re
 from dataclasses import replace
 
 import numpy as np
 
+from api.core.services import services
 from api.models.serving import PredictionError
-from tests.api.conftest import XOR_SPEC, app, free_port, idle_client, idle_settings, make_app
-from tests.faults.hanging import HANG_JOB_NAME
-from tests.insight.conftest import xor_model
-from tests.predict.conftest import encode, model_copy
-from tests.predict.test_errors import V1_CASES, b64
-from tests.predict.test_model_cache import corrupt_weights
-from tests.service_fixtures import REPO_ROOT, wait_until
-from tests.storage.conftest import moto_server, s3_env
+from mlpq.redis_server import free_port
+from tests.support.api import make_app
+from tests.support.bad_requests import SAMPLE, V1_CASES
+from tests.support.environment import REPO_ROOT
+from tests.support.images import b64, encode
+from tests.support.models import corrupt_weights
+from tests.support.specs import HANG_JOB_NAME, HANGING_XOR_SPEC, XOR_JOB
+from tests.support.waiting import wait_for_job
 from worker.runner import ERROR_TYPES, Outcome, error_type, run_training_job
 from worker.store.celery_app import enqueue_training
 from worker.store.config import Settings
 from worker.store.ids import new_id
 
-# Fixtures shared with the API, prediction, insight and storage suites.
-__all__ = ["app", "idle_client", "idle_settings", "model_copy", "moto_server", "s3_env",
-           "xor_model"]
 DOCS = REPO_ROOT / "docs" / "errors.md"
-SAMPLE = [0.5] * 784
 STALL_SECONDS = 2.0
-HANGING_XOR = {"model": XOR_SPEC["model"],
-               "training": {"epochs": 50, "batch_size": 1, "seed": 0, "early_stopping": None}}
-XOR_TRAINING = {"model": XOR_SPEC["model"], "training": {**XOR_SPEC["training"], "epochs": 5}}
+XOR_TRAINING = {"model": XOR_JOB["model"], "training": {**XOR_JOB["training"], "epochs": 5}}
 
 # The only documented types no cheap real request or job can produce. For these alone the test
 # falls back to the source: the type must still be one the code can return.
@@ -93,7 +89,7 @@ def prediction_types(client, idle_client, model_id, model_dir, model_copy, xor_m
     post(f"/v1/models/{xor_model_id}/predict", json={"images": [b64(encode(np.eye(28)))]})
     post(f"/v1/models/{xor_model_id}/predict?explain=true", json={"inputs": [[0, 1]]})
     post(f"/v1/jobs/{new_id()}/predict", json={"inputs": [SAMPLE]})
-    queued = idle_client.post("/v1/jobs", json=XOR_SPEC).get_json()["id"]
+    queued = idle_client.post("/v1/jobs", json=XOR_JOB).get_json()["id"]
     post(f"/v1/models/{queued}/predict", client=idle_client, json={"inputs": [[0, 1]]})
     post(f"/v1/jobs/{queued}/predict", client=idle_client, json={"inputs": [[0, 1]]})
     broken = model_copy()
@@ -102,6 +98,19 @@ def prediction_types(client, idle_client, model_id, model_dir, model_copy, xor_m
     small = make_app(worker_settings, PREDICT_MAX_IMAGE_BYTES=500).test_client()
     image = b64(encode(np.random.default_rng(0).random((40, 40))))
     post(f"/v1/models/{model_id}/predict", client=small, json={"images": [image]})
+    return seen
+
+
+def table_types(client, table_model_id, xor_model_id):
+    """Types from rows by column name: to a table model, and to a model of another kind."""
+    seen = []
+    for model, kwargs in ((table_model_id, {"json": {"rows": [{"petal colour": "blue"}]}}),
+                          (table_model_id, {"content_type": "multipart/form-data",
+                                            "data": {"rows": (io.BytesIO(b""), "rows.csv")}}),
+                          (xor_model_id, {"json": {"rows": [{"a": 0, "b": 1}]}})):
+        body = client.post(f"/v1/models/{model}/predict", **kwargs).get_json()
+        assert body["code"] == 422, body
+        seen.append(body["type"])
     return seen
 
 
@@ -117,11 +126,6 @@ def v2_types(app, model_id):
     return seen
 
 
-def wait_job(job_store, job_id, timeout=120):
-    return wait_until(lambda: (job := job_store.get(job_id))["status"] in {"succeeded", "failed"}
-                      and job, timeout, message=f"job {job_id} to finish")
-
-
 def job_types(worker_settings, celery_app, job_store, tmp_path):
     """Types of jobs that really failed: on the session's Celery worker, or in the runner."""
     client = make_app(worker_settings).test_client()
@@ -134,17 +138,18 @@ def job_types(worker_settings, celery_app, job_store, tmp_path):
     ids = [diverges.get_json()["id"]]
     # The API refuses these specs, so they go to the store and the queue directly (as the
     # worker would see them after the API's limits changed or the data vanished).
-    for dataset, spec in (("no-such-data", XOR_TRAINING), ("xor", {
+    # new_id(): an uploaded dataset's id with no dataset behind it, as after a delete.
+    for dataset, spec in (("no-such-data", XOR_TRAINING), (new_id(), XOR_TRAINING), ("xor", {
             "model": {"layers": [{"units": 3, "activation": "softmax"},
                                  {"units": 2, "activation": "softmax"}]}, "training": {}})):
         ids.append(job_store.create(name="error-type", dataset=dataset, spec=spec)["id"])
         enqueue_training(celery_app, ids[-1])
     # The queue is down but the job store is up: the API stores the job, fails it, answers 503.
     app = make_app(worker_settings)
-    app.extensions["celery"].conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
-    app.extensions["celery"].conf.broker_connection_max_retries = 0
+    services(app).celery.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    services(app).celery.conf.broker_connection_max_retries = 0
     name = f"unqueued-{new_id()}"
-    response = app.test_client().post("/v1/jobs", json={**XOR_SPEC, "name": name})
+    response = app.test_client().post("/v1/jobs", json={**XOR_JOB, "name": name})
     assert response.status_code == 503, response.get_json()
     failed, _total = job_store.list(status="failed", limit=100)  # newest first
     seen = [job["error"]["type"] for job in failed if job["name"] == name]
@@ -158,7 +163,7 @@ def job_types(worker_settings, celery_app, job_store, tmp_path):
     assert run_training_job(job["id"], settings=settings, store=job_store) is Outcome.FAILED
     ids.append(job["id"])
     for job_id in ids:
-        job = wait_job(job_store, job_id)
+        job = wait_for_job(job_store, job_id)
         assert job["status"] == "failed", job
         seen.append(job["error"]["type"])
     return seen
@@ -168,19 +173,19 @@ def stalled_type(service) -> str:
     """A job that hangs with a live heartbeat on a worker with a short stall limit (as in
     tests/faults/test_stall_and_handback.py, which checks what happens next)."""
     service.start_worker(env_overrides={"MLPQ_JOB_STALL_SECONDS": str(STALL_SECONDS)},
-                         extra_args=("--include", "tests.faults.hanging"))
-    hung = service.submit(HANGING_XOR, name=HANG_JOB_NAME)
-    job = wait_until(lambda: (job := service.jobs.get(hung))["status"] == "failed" and job,
-                     timeout=60 + STALL_SECONDS * 10, message="the hanging job to fail")
+                         extra_args=("--include", "tests.support.hanging"))
+    hung = service.submit(HANGING_XOR_SPEC, name=HANG_JOB_NAME)
+    job = wait_for_job(service.jobs, hung, "failed", timeout=60 + STALL_SECONDS * 10)
     return job["error"]["type"]
 
 
 def test_every_documented_type_is_produced_and_every_produced_type_documented(
         app, idle_client, trained_model, model_copy, xor_model, worker_settings, celery_worker,
-        celery_app, job_store, s3_env, isolated_service, tmp_path):
+        celery_app, job_store, s3_env, isolated_service, tmp_path, iris_model):
     observed = set(prediction_types(app.test_client(), idle_client, trained_model.model_id,
-                                    trained_model.directory, model_copy, xor_model["id"],
+                                    trained_model.directory, model_copy, xor_model,
                                     worker_settings))
+    observed |= set(table_types(app.test_client(), iris_model.model_id, xor_model))
     observed |= set(v2_types(app, trained_model.model_id))
     observed |= set(job_types(worker_settings, celery_app, job_store, tmp_path))
     observed.add(stalled_type(isolated_service))

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from mlpq.redis_server import RedisServer
-from tests.api.conftest import XOR_SPEC, make_app, submit, wait_for_job
-from tests.service_fixtures import wait_until
+from tests.support.api import make_app, submit
+from tests.support.specs import XOR_JOB
+from tests.support.waiting import wait_for_job, wait_until
 from worker.store.celery_app import create_celery_app
 from worker.store.config import Settings
 from worker.store.ids import new_id
@@ -118,7 +119,7 @@ def worker_lines(worker) -> list[dict]:
 
 
 def test_worker_lines_about_a_job_carry_its_id(client, celery_worker):
-    job = submit(client, {**XOR_SPEC, "name": "logged-job"})
+    job = submit(client, {**XOR_JOB, "name": "logged-job"})
     done = wait_for_job(client, job["id"], timeout=120)
     assert done["status"] == "succeeded"
 

@@ -8,10 +8,13 @@ import httpx
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from mlpq.redis_server import RedisServer
-from tests.api.conftest import XOR_SPEC, GunicornServer, make_app
-from tests.observability.conftest import parse_metrics, scrape, value
+from tests.support.api import make_app
+from tests.support.observing import parse_metrics, scrape, value
+from tests.support.servers import GunicornServer
+from tests.support.specs import XOR_JOB
 from worker.store.config import Settings
 from worker.store.ids import new_id
+from worker.store.job_scripts import STATUSES
 from worker.store.jobs import JobStore
 
 FAMILIES = {  # every family /metrics promises, with its labels
@@ -36,8 +39,8 @@ def test_every_family_is_exposed_with_its_labels(client):
         found = [dict(pairs) for name, pairs in samples if name == family]
         assert found, f"{family} missing"
         assert all(set(series) == labels for series in found), (family, found[:3])
-    assert {dict(pairs)["status"] for name, pairs in samples if name == "mlpq_jobs"} == {
-        "queued", "running", "succeeded", "failed", "cancelled"}
+    assert {dict(pairs)["status"] for name, pairs in samples
+            if name == "mlpq_jobs"} == set(STATUSES)
 
 
 def test_requests_are_counted_by_route_not_by_path(client):
@@ -68,7 +71,7 @@ def test_requests_are_counted_by_route_not_by_path(client):
 def test_job_gauges_are_read_from_redis(idle_settings):
     client = make_app(idle_settings).test_client()
     before = scrape(client)
-    created = [client.post("/v1/jobs", json={**XOR_SPEC, "name": f"g{i}"}).get_json()
+    created = [client.post("/v1/jobs", json={**XOR_JOB, "name": f"g{i}"}).get_json()
                for i in range(3)]
     store = JobStore.from_url(idle_settings.redis_url)
     try:

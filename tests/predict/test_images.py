@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from api.models.images import ImageError, ImageLimits, decode_greyscale, preprocess_image, to_mnist
-from tests.predict.conftest import encode
+from tests.support.images import encode, png_header_only
 
 ROWS, COLS = np.mgrid[0:28, 0:28]
 
@@ -24,16 +22,6 @@ def centre_of_mass(image):
 def ink_box(image):
     rows, cols = np.nonzero(image > 0)
     return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
-
-
-def png_header_only(width, height):
-    """A valid PNG signature and IHDR claiming width x height, with a tiny IDAT: a bomb's shape."""
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
 def test_an_mnist_png_comes_back_almost_unchanged(mnist_test):

@@ -10,18 +10,10 @@ import pytest
 from api.models.cache import ModelCache, ModelCorrupt
 from engine import load as load_network
 from engine.serialization import save
+from tests.support.models import corrupt_weights
 from worker.store.artifacts import ModelNotFound
 
 SAMPLE = {"json": {"inputs": [[0.5] * 784]}}
-
-
-def corrupt_weights(directory):
-    """Flip bytes in the middle of weights.npz (same size, so only the hash can tell)."""
-    path = directory / "weights.npz"
-    data = bytearray(path.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 16] = bytes(255 - byte for byte in data[middle:middle + 16])
-    path.write_bytes(bytes(data))
 
 
 def test_hits_misses_and_lru_eviction(artifact_store, model_copy, mnist_test):

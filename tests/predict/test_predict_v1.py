@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engine.datasets import DATASETS
-from tests.predict.conftest import confident_digits, drawn_on_paper, mnist_png
+from tests.support.images import drawn_on_paper, mnist_png
+from tests.support.models import confident_digits
 
 PREDICTION_KEYS = {"label", "probabilities", "top_k"}
 

@@ -8,7 +8,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from tests.api.conftest import ThreadedServer
+from tests.support.servers import ThreadedServer
 
 HEADER = "Inference-Header-Content-Length"
 

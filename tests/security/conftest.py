@@ -6,35 +6,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from api.core.auth import generate_key, key_entry
-from tests.api.conftest import XOR_SPEC, idle_settings, make_app, wait_for_job
-
-__all__ = ["idle_settings"]  # fixture shared with the API suite
-
-
-@dataclass(frozen=True)
-class Key:
-    name: str
-    key: str
-    entry: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
-
-
-def make_key(name: str, admin: bool = False) -> Key:
-    key = generate_key()
-    return Key(name, key, key_entry(name, key, admin=admin))
+from tests.support.api import Authorized, Key, keyed_config, make_app, make_key
+from tests.support.specs import XOR_JOB
+from tests.support.waiting import wait_for_job
 
 
 @pytest.fixture(scope="session")
 def keys() -> dict[str, Key]:
     return {"alice": make_key("alice"), "bob": make_key("bob"), "root": make_key("root", admin=True)}
-
-
-def keyed_config(keys: dict[str, Key]) -> dict:
-    return {"API_KEYS": ",".join(key.entry for key in keys.values())}
 
 
 @pytest.fixture
@@ -54,24 +33,13 @@ class Trained:
 
 
 def train_xor(client, key: Key, name: str) -> Trained:
-    response = client.post("/v1/jobs", json={**XOR_SPEC, "name": name}, headers=key.headers)
+    response = client.post("/v1/jobs", json={**XOR_JOB, "name": name}, headers=key.headers)
     assert response.status_code == 202, response.get_json()
     job = response.get_json()
     assert job["owner"] == key.name
     done = wait_for_job(Authorized(client, key), job["id"], timeout=120)
     assert done["status"] == "succeeded", done["error"]
     return Trained(done, done["model_id"])
-
-
-class Authorized:
-    """A test client that sends one key with every request (for the shared poll helper)."""
-
-    def __init__(self, client, key: Key):
-        self.client, self.key = client, key
-
-    def get(self, path, **kwargs):
-        return self.client.get(path, headers={**self.key.headers, **kwargs.pop("headers", {})},
-                               **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ import pytest
 
 from api.core.auth import KeyRing, generate_key, hash_key, key_entry, parse_api_keys
 from api.studio.views import PAGES
-from tests.api.conftest import make_app
-from tests.security.conftest import make_key
+from tests.support.api import make_app, make_key
 from worker.store.ids import new_id
 
 # Routes anyone may call: probes, the OpenAPI document, the docs and UI pages and their files,
@@ -23,7 +22,7 @@ PUBLIC_ENDPOINTS = {
     "metrics.metrics", *(f"ui.{page}" for page in PAGES),
 }
 # A value for each URL variable, so every rule can be turned into a real path.
-SAMPLE_VALUES = {"job_id": new_id(), "model_id": new_id(), "sweep_id": new_id(), "name": new_id(),
+SAMPLE_VALUES = {"job_id": new_id(), "model_id": new_id(), "sweep_id": new_id(), "dataset_id": new_id(), "name": new_id(),
                  "version": "1", "action": "infer", "rest": "no/such/thing", "filename": "ui.js", "layer": "0"}
 PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 

@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.api.conftest import XOR_SPEC, GunicornServer, make_app
-from tests.security.conftest import keyed_config
-from tests.service_fixtures import build_service_env
+from tests.support.api import keyed_config, make_app
+from tests.support.servers import GunicornServer
+from tests.support.services import build_service_env
+from tests.support.specs import XOR_JOB
 from worker.store.jobs import JobStore
 
 XOR_INPUTS = {"inputs": [[0, 0], [0, 1], [1, 0]]}
@@ -24,7 +25,7 @@ def idle_keyed_client(idle_settings, keys):
 
 
 def post_job(client, key, name="job"):
-    return client.post("/v1/jobs", json={**XOR_SPEC, "name": name}, headers=key.headers)
+    return client.post("/v1/jobs", json={**XOR_JOB, "name": name}, headers=key.headers)
 
 
 def test_active_jobs_are_capped_per_key(idle_keyed_client, idle_settings, keys):
@@ -52,7 +53,7 @@ def test_active_jobs_are_capped_per_key(idle_keyed_client, idle_settings, keys):
 
 def test_no_cap_without_keys_or_when_set_to_zero(idle_settings, keys):
     open_client = make_app(idle_settings, MAX_ACTIVE_JOBS_PER_KEY=1).test_client()
-    assert [open_client.post("/v1/jobs", json=XOR_SPEC).status_code for _ in range(3)] == [202] * 3
+    assert [open_client.post("/v1/jobs", json=XOR_JOB).status_code for _ in range(3)] == [202] * 3
     unlimited = make_app(idle_settings, MAX_ACTIVE_JOBS_PER_KEY=0, **keyed_config(keys))
     client = unlimited.test_client()
     assert [post_job(client, keys["bob"]).status_code for _ in range(3)] == [202] * 3
@@ -65,7 +66,7 @@ def test_the_cap_is_documented_in_openapi(idle_keyed_client):
 
 def test_request_body_cap_is_configurable(idle_settings, keys):
     client = make_app(idle_settings, MAX_CONTENT_LENGTH=2048, **keyed_config(keys)).test_client()
-    big = {**XOR_SPEC, "name": "x" * 4096}
+    big = {**XOR_JOB, "name": "x" * 4096}
     response = client.post("/v1/jobs", json=big, headers=keys["alice"].headers)
     assert response.status_code == 413 and response.get_json()["code"] == 413
     # Without a key the body is never read: the answer is 401, whatever its size.
@@ -95,7 +96,7 @@ def test_simultaneous_submissions_never_pass_the_cap(make_redis_server, tmp_path
         def submit(index):
             with httpx.Client(base_url=gunicorn.url, timeout=60) as client:
                 start.wait()
-                return client.post("/v1/jobs", json={**XOR_SPEC, "name": f"burst-{index}"},
+                return client.post("/v1/jobs", json={**XOR_JOB, "name": f"burst-{index}"},
                                    headers=keys["alice"].headers).status_code
 
         with ThreadPoolExecutor(20) as pool:

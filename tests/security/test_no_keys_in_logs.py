@@ -7,11 +7,9 @@ import logging
 import httpx
 
 from api.core.auth import generate_key, hash_key
-from tests.api.conftest import XOR_SPEC, GunicornServer
-from tests.observability.conftest import json_logs
-from tests.security.conftest import keyed_config
-
-__all__ = ["json_logs"]  # the log-capture fixture of the observability suite
+from tests.support.api import keyed_config
+from tests.support.servers import GunicornServer
+from tests.support.specs import XOR_JOB
 
 
 def secrets_of(keys) -> list[str]:
@@ -22,7 +20,7 @@ def exercise(request, keys, wrong_key):
     """Requests a client might send: good keys, a wrong key, keys where they do not belong."""
     alice = keys["alice"].headers
     request("GET", "/v1/jobs", headers=alice)
-    request("POST", "/v1/jobs", json={**XOR_SPEC, "name": "logged"}, headers=alice)
+    request("POST", "/v1/jobs", json={**XOR_JOB, "name": "logged"}, headers=alice)
     request("GET", "/v1/models/latest", headers=keys["root"].headers)
     request("GET", "/v1/no/such/route", headers=alice)
     request("POST", "/v1/jobs", json={"dataset": "nope"}, headers=alice)  # 422

@@ -7,8 +7,7 @@ import shutil
 
 import pytest
 
-from tests.api.conftest import make_app
-from tests.security.conftest import keyed_config, make_key
+from tests.support.api import keyed_config, make_app, make_key
 from worker.store.artifacts import ArtifactStore
 from worker.store.ids import new_id
 

@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from tests.infra.inventory import REPO_ROOT
+from tests.support.environment import REPO_ROOT
 
 
 def test_the_minio_profile_serves_a_bucket_the_services_can_be_pointed_at():

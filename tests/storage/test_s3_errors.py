@@ -2,12 +2,12 @@
 
 from dataclasses import replace
 
-from tests.api.conftest import XOR_SPEC, free_port, idle_settings, make_app
+from mlpq.redis_server import free_port
+from tests.support.api import make_app
+from tests.support.specs import XOR_JOB
 from worker.runner import Outcome, run_training_job
 from worker.store.config import Settings
 from worker.store.jobs import JobStore
-
-__all__ = ["idle_settings"]  # fixture shared with the API suite
 
 
 def test_the_api_answers_503_when_the_object_store_is_unreachable(idle_settings, monkeypatch):
@@ -23,7 +23,7 @@ def test_the_api_answers_503_when_the_object_store_is_unreachable(idle_settings,
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "artifacts" in ready.get_json()["errors"]
     # Jobs live in Redis and are unaffected.
-    assert client.post("/v1/jobs", json=XOR_SPEC).status_code == 202
+    assert client.post("/v1/jobs", json=XOR_JOB).status_code == 202
 
 
 def test_a_job_whose_bucket_is_missing_fails_as_storage_unavailable(redis_url, s3_env, tmp_path):
@@ -33,7 +33,7 @@ def test_a_job_whose_bucket_is_missing_fails_as_storage_unavailable(redis_url, s
     store = JobStore.from_url(redis_url)
     try:
         job = store.create(name="no-bucket", dataset="xor", spec={
-            "model": XOR_SPEC["model"], "training": {**XOR_SPEC["training"], "epochs": 5}})
+            "model": XOR_JOB["model"], "training": {**XOR_JOB["training"], "epochs": 5}})
         assert run_training_job(job["id"], settings=settings, store=store) is Outcome.FAILED
         failed = store.get(job["id"])
         assert failed["error"]["type"] == "storage_unavailable"
@@ -55,7 +55,7 @@ def test_a_job_whose_object_store_is_unreachable_fails_as_storage_unavailable(re
     store = JobStore.from_url(redis_url)
     try:
         job = store.create(name="no-store", dataset="xor", spec={
-            "model": XOR_SPEC["model"], "training": XOR_SPEC["training"]})
+            "model": XOR_JOB["model"], "training": XOR_JOB["training"]})
         assert run_training_job(job["id"], settings=settings, store=store) is Outcome.FAILED
         failed = store.get(job["id"])
         assert failed["status"] == "failed" and failed["error"]["type"] == "storage_unavailable"

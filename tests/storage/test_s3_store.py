@@ -16,9 +16,10 @@ from engine import datasets
 from engine.network import Network
 from engine.serialization import ModelFileError
 from worker.store.artifacts import ArtifactStore, ModelNotFound
-from worker.store.config import Settings, SettingsError
+from worker.store.config import Settings
 from worker.store.ids import new_id
 from worker.store.s3_artifacts import STAMP_SECONDS, S3ArtifactStore, make_client
+from worker.store.setting_types import SettingsError
 from worker.store.stores import open_artifact_store
 
 

@@ -2,7 +2,8 @@
 
 Worker A trains a job; the API (a third directory) predicts with its model. A second job starts
 on A, A is killed with SIGKILL mid-job, and worker B, which has never seen A's disk, resumes it
-from the checkpoint in the object store; the API then predicts with that model too.
+from the checkpoint in the object store; the API then predicts with that model too. Last, a table
+uploaded to the API trains by id on B, which reads the dataset from the object store.
 """
 
 import httpx
@@ -10,20 +11,16 @@ import numpy as np
 import pytest
 
 from engine import datasets
-from tests.api.conftest import XOR_SPEC, GunicornServer
-from tests.faults.conftest import event_log, mnist_spec, status_events
-from tests.service_fixtures import build_service_env, wait_until
+from tests.support.events import event_log, status_events
+from tests.support.servers import GunicornServer
+from tests.support.services import build_service_env
+from tests.support.specs import XOR_JOB, mnist_spec
+from tests.support.tables import HOUSE_COLUMNS, csv_bytes, houses
+from tests.support.waiting import wait_for_job, wait_until
 from worker.store.celery_app import create_celery_app, enqueue_training
 from worker.store.config import Settings
 from worker.store.jobs import JobStore
 from worker.store.s3_artifacts import S3ArtifactStore
-
-TERMINAL = {"succeeded", "failed", "cancelled"}
-
-
-def finished(store, job_id):
-    job = store.get(job_id)
-    return job["status"] in TERMINAL and job
 
 
 @pytest.mark.slow
@@ -40,17 +37,16 @@ def test_workers_and_api_on_separate_disks_share_models_through_s3(
         ready = httpx.get(api.url + "/readyz", timeout=30).json()
         assert ready["checks"]["artifacts"] == {"ok": True, "detail": f"models in {s3_url}"}
         # 1. A trains XOR; the API, on another disk, predicts with it.
-        response = httpx.post(api.url + "/v1/jobs", json=XOR_SPEC, timeout=30)
+        response = httpx.post(api.url + "/v1/jobs", json=XOR_JOB, timeout=30)
         assert response.status_code == 202, response.text
-        xor = wait_until(lambda: finished(jobs, response.json()["id"]), timeout=120,
-                         message="the XOR job")
+        xor = wait_for_job(jobs, response.json()["id"], timeout=120)
         assert xor["status"] == "succeeded", xor["error"]
         answer = httpx.post(f"{api.url}/v1/models/{xor['model_id']}/predict",
                             json={"inputs": [[0, 0], [0, 1], [1, 0], [1, 1]]}, timeout=30)
         assert answer.status_code == 200, answer.text
         assert [row["label"] for row in answer.json()["predictions"]] == [0, 1, 1, 0]
         # 2. A second job starts on A, which dies (SIGKILL) after a checkpoint.
-        mnist = jobs.create(name="two-hosts", dataset="mnist", spec=mnist_spec(epochs=5))
+        mnist = jobs.create(name="two-hosts", dataset="mnist", spec=mnist_spec(5))
         enqueue_training(celery, mnist["id"])
         s3 = S3ArtifactStore(s3_url, tmp_path / "test-process")
         wait_until(lambda: (s3.load_checkpoint(mnist["id"]) or {}).get("epoch", 0) >= 1,
@@ -59,8 +55,7 @@ def test_workers_and_api_on_separate_disks_share_models_through_s3(
         resumed_from = s3.load_checkpoint(mnist["id"])["epoch"]
         # 3. B, with an empty disk of its own, resumes it from the object store.
         worker_b = make_celery_worker(env=env["host-b"])
-        done = wait_until(lambda: finished(jobs, mnist["id"]), timeout=180, interval=0.2,
-                          message="the resumed job")
+        done = wait_for_job(jobs, mnist["id"], timeout=180, interval=0.2)
         assert done["status"] == "succeeded", done["error"]
         assert [entry["epoch"] for entry in done["metrics"]] == [1, 2, 3, 4, 5]
         assert done["attempts"] == 2
@@ -82,7 +77,31 @@ def test_workers_and_api_on_separate_disks_share_models_through_s3(
         # The object store holds both models and no checkpoint any more.
         assert {model["id"] for model in s3.list_models()} == {xor["model_id"], done["model_id"]}
         assert s3.load_checkpoint(mnist["id"]) is None
+        # 5. A table uploaded to the API trains by id on B, which reads it from the object store.
+        table = check_uploaded_table_trains_on_another_host(api.url, jobs)
+        assert (tmp_path / "host-b" / "datasets" / table["dataset"]).is_dir()  # B's copy
     finally:
         api.stop()
         jobs.close()
         celery.close()
+
+
+def check_uploaded_table_trains_on_another_host(url, jobs) -> dict:
+    """Upload a regression CSV to the API, train a job naming it; the job record."""
+    content = csv_bytes(HOUSE_COLUMNS, houses(80, seed=2))
+    uploaded = httpx.post(url + "/v1/datasets", files={"file": ("houses.csv", content)},
+                          timeout=60)
+    assert uploaded.status_code == 201, uploaded.text
+    dataset = uploaded.json()
+    response = httpx.post(url + "/v1/jobs", timeout=30, json={
+        "dataset": dataset["id"], "model": {"task": "regression", "layers": [
+            {"units": 8, "activation": "tanh"}, {"units": 1, "activation": "identity"}]},
+        "training": {"epochs": 40, "batch_size": 8,
+                     "optimizer": {"name": "adam", "learning_rate": 0.01}}})
+    assert response.status_code == 202, response.text
+    job = wait_for_job(jobs, response.json()["id"], timeout=120)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["dataset_sha256"] == dataset["sha256"]
+    model = httpx.get(f"{url}/v1/models/{job['model_id']}", timeout=30).json()
+    assert model["preprocessing"] == dataset["preprocessing"] and model["evaluation"]["r2"] > 0.5
+    return job

@@ -2,17 +2,15 @@
 
 import pytest
 
-from tests.api.conftest import make_app
-from tests.faults.conftest import event_log, status_events
-from tests.service_fixtures import wait_until
-from tests.sweeps.conftest import wait_for_sweep
+from tests.support.api import make_app, start_sweep
+from tests.support.events import event_log, status_events
+from tests.support.specs import SMALL_MNIST_MODEL
+from tests.support.waiting import wait_for_sweep, wait_until
 from worker.store.config import Settings
 from worker.store.ids import model_id_for_job
 
 EPOCHS = 6
-BASE = {"dataset": "mnist",
-        "model": {"layers": [{"units": 16, "activation": "relu"},
-                             {"units": 10, "activation": "softmax"}]},
+BASE = {"dataset": "mnist", "model": SMALL_MNIST_MODEL,
         "training": {"epochs": EPOCHS, "batch_size": 256, "early_stopping": None}}
 
 
@@ -20,11 +18,9 @@ BASE = {"dataset": "mnist",
 def test_a_sweep_survives_kill_9_of_its_worker(isolated_service):
     service = isolated_service
     client = make_app(Settings.from_env(service.env)).test_client()
-    response = client.post("/v1/sweeps", json={
+    sweep = start_sweep(client, {
         "base": BASE, "seeds": [0, 1],
         "parameters": {"training.optimizer.learning_rate": {"values": [1e-3, 1e-2]}}})
-    assert response.status_code == 202, response.get_json()
-    sweep = response.get_json()
     worker = service.start_worker()
 
     def a_run_is_mid_training():

@@ -8,9 +8,9 @@ import uuid
 import numpy as np
 import pytest
 
-from tests.api.conftest import make_app
-from tests.security.conftest import make_key
-from tests.sweeps.conftest import XOR_BASE, start_sweep, wait_for_sweep
+from tests.support.api import make_app, make_key, start_sweep
+from tests.support.specs import SWEEP_XOR_BASE
+from tests.support.waiting import wait_for_sweep
 
 GRID = {"training.optimizer.learning_rate": {"values": [0.05, 0.005]},
         "model.layers[0].units": {"values": [3, 6]}}
@@ -45,7 +45,7 @@ def _check_table(client, sweep, metric, goal):
 
 
 def test_a_2x2_grid_with_2_seeds_on_xor_runs_8_jobs_and_tabulates_them(client, celery_worker):
-    body = {"name": "xor-grid", "base": XOR_BASE, "parameters": GRID, "seeds": [0, 1],
+    body = {"name": "xor-grid", "base": SWEEP_XOR_BASE, "parameters": GRID, "seeds": [0, 1],
             "metric": {"name": "accuracy"}}
     created = start_sweep(client, body)
     assert created["status"] in {"queued", "running"} and created["progress"]["runs"] == 8
@@ -101,7 +101,7 @@ def test_a_2x2_grid_with_2_seeds_on_one_mnist_epoch(client, celery_worker):
 
 
 def test_identical_configurations_run_once(idle_client):
-    body = {"base": XOR_BASE, "seeds": [0],
+    body = {"base": SWEEP_XOR_BASE, "seeds": [0],
             "parameters": {"training.optimizer.learning_rate": {"values": [0.1, 0.1, 0.01]},
                            "model.layers[0].activation": {"values": ["tanh", "tanh"]}}}
     sweep = start_sweep(idle_client, body)
@@ -113,7 +113,7 @@ def test_identical_configurations_run_once(idle_client):
 
 
 def test_random_search_draws_distinct_runs_within_bounds(idle_client):
-    body = {"base": XOR_BASE, "method": "random", "max_runs": 6, "seeds": [0, 1],
+    body = {"base": SWEEP_XOR_BASE, "method": "random", "max_runs": 6, "seeds": [0, 1],
             "random_seed": 3,
             "parameters": {"training.optimizer.learning_rate": {"min": 1e-3, "max": 1e-1,
                                                                 "log": True},
@@ -132,7 +132,7 @@ def test_random_search_draws_distinct_runs_within_bounds(idle_client):
 
 
 def test_cancel_stops_every_unfinished_run(idle_client):
-    sweep = start_sweep(idle_client, {"base": XOR_BASE, "parameters": GRID, "seeds": [0, 1]})
+    sweep = start_sweep(idle_client, {"base": SWEEP_XOR_BASE, "parameters": GRID, "seeds": [0, 1]})
     response = idle_client.post(f"/v1/sweeps/{sweep['id']}/cancel")
     assert response.status_code == 202
     cancelled = response.get_json()
@@ -150,7 +150,7 @@ def _errors(client, body):
 
 def test_bad_sweeps_are_refused_before_anything_is_queued(idle_client):
     before = idle_client.get("/v1/jobs").headers["X-Pagination"]
-    ok = {"base": XOR_BASE, "parameters": GRID}
+    ok = {"base": SWEEP_XOR_BASE, "parameters": GRID}
     errors = _errors(idle_client, {**ok, "parameters": {"model.layers[5].units": {"values": [2]}}})
     assert "no such setting" in errors["parameters.model.layers[5].units"][0]
     errors = _errors(idle_client, {**ok, "parameters": {"model.layers[0]units": {"values": [2]}}})
@@ -171,7 +171,7 @@ def test_bad_sweeps_are_refused_before_anything_is_queued(idle_client):
     assert "parameters.training.seed" in _errors(idle_client, {
         **ok, "parameters": {"training.seed": {"values": [1, 2]}}})
     assert "seeds" in _errors(idle_client, {**ok, "seeds": [1, 1]})
-    bad_base = copy.deepcopy(XOR_BASE)
+    bad_base = copy.deepcopy(SWEEP_XOR_BASE)
     bad_base["model"]["layers"][1]["activation"] = "softmax"
     assert any(path.startswith("base.model") for path in _errors(idle_client, {**ok, "base": bad_base}))
     assert "method" in _errors(idle_client, {**ok, "method": "bayes"})
@@ -192,7 +192,7 @@ def test_sweep_runs_count_against_the_keys_active_job_quota_and_owner(idle_setti
     app = make_app(idle_settings, MAX_ACTIVE_JOBS_PER_KEY=6,
                    API_KEYS=",".join([alice.entry, bob.entry]))
     client = app.test_client()
-    body = {"base": XOR_BASE, "parameters": GRID, "seeds": [0, 1]}  # 8 runs
+    body = {"base": SWEEP_XOR_BASE, "parameters": GRID, "seeds": [0, 1]}  # 8 runs
     refused = client.post("/v1/sweeps", json=body, headers=alice.headers)
     assert refused.status_code == 429 and "this request adds 8" in refused.get_json()["message"]
     response = client.post("/v1/sweeps", json={**body, "seeds": [0]}, headers=alice.headers)

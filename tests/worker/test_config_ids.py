@@ -5,8 +5,10 @@ import uuid
 import pytest
 
 from engine.spec import Limits
-from worker.store.config import SETTINGS, Settings, SettingsError
+from worker.store.config import Settings
+from worker.store.environment import read_by
 from worker.store.ids import is_valid_id, model_id_for_job, new_id, validate_id
+from worker.store.setting_types import SettingsError
 
 
 def test_defaults_match_the_documented_table():
@@ -15,7 +17,7 @@ def test_defaults_match_the_documented_table():
     assert str(settings.artifact_dir) == "var/artifacts" and settings.data_dir is None
     assert settings.limits == Limits()
     assert settings == Settings()  # the dataclass defaults and the table agree
-    assert len({variable for _, variable, *_ in SETTINGS}) == len(SETTINGS)
+    assert sorted(Settings.variables().values()) == sorted(read_by("stores"))  # one field each
 
 
 def test_values_are_parsed_and_limits_built():

@@ -7,18 +7,13 @@ import pytest
 
 from engine import datasets
 from engine.diagnostics import FIELDS
-from tests.service_fixtures import wait_until
+from tests.support.specs import SOFTMAX_XOR_SPEC, mnist_spec, with_training
+from tests.support.waiting import wait_for_job, wait_until
 from worker.store.celery_app import enqueue_training
 from worker.store.ids import model_id_for_job
 
-MNIST_SPEC = {"model": {"layers": [{"units": 32, "activation": "relu"},
-                                   {"units": 10, "activation": "softmax"}]},
-              "training": {"epochs": 200, "batch_size": 128, "seed": 1, "early_stopping": None}}
-XOR_SPEC = {"model": {"layers": [{"units": 4, "activation": "tanh"},
-                                 {"units": 2, "activation": "softmax"}], "init": "xavier"},
-            "training": {"optimizer": {"name": "adam", "learning_rate": 0.05}, "batch_size": 4,
-                         "epochs": 30, "early_stopping": None}}
-FINISHED = {"succeeded", "failed", "cancelled"}
+MNIST_SPEC = mnist_spec(200, units=32, batch_size=128, seed=1)
+XOR_SPEC = with_training(SOFTMAX_XOR_SPEC, epochs=30)
 
 
 @pytest.fixture
@@ -28,11 +23,6 @@ def submit(job_store, celery_app):
         enqueue_training(celery_app, job["id"])
         return job["id"]
     return submit
-
-
-def wait_finished(job_store, job_id, timeout=120):
-    return wait_until(lambda: (job := job_store.get(job_id))["status"] in FINISHED and job,
-                      timeout, message=f"job {job_id} to finish")
 
 
 def test_the_worker_records_its_measured_speed_at_start(celery_worker, job_store):
@@ -67,7 +57,7 @@ def test_a_stopped_job_keeps_its_model_after_live_health_and_checkpoint_predicti
     assert (net.predict(X_test[:500]) == y_test[:500]).mean() > 0.7
 
     assert job_store.request_stop(job_id)["stop_requested"] is True
-    done = wait_finished(job_store, job_id)
+    done = wait_for_job(job_store, job_id)
     assert done["status"] == "succeeded" and done["stop_reason"] == "stopped", done["error"]
     assert done["model_id"] == model_id_for_job(job_id)
     assert 2 <= len(done["metrics"]) < 200 and done["progress"]["fraction"] < 1
@@ -87,10 +77,10 @@ def test_a_stopped_job_keeps_its_model_after_live_health_and_checkpoint_predicti
 def test_completed_and_early_stopped_jobs_say_so(celery_worker, submit, job_store, artifact_store):
     completed = submit(XOR_SPEC)
     # min_delta larger than any loss: the second epoch cannot improve, so patience 0 stops it
-    early = submit({**XOR_SPEC, "training": {**XOR_SPEC["training"], "early_stopping": {
-        "monitor": "loss", "patience": 0, "min_delta": 100.0}}})
+    early = submit(with_training(XOR_SPEC, early_stopping={
+        "monitor": "loss", "patience": 0, "min_delta": 100.0}))
     for job_id, reason, epochs in [(completed, "completed", 30), (early, "early_stopping", 2)]:
-        job = wait_finished(job_store, job_id)
+        job = wait_for_job(job_store, job_id)
         assert job["status"] == "succeeded", job["error"]
         assert job["stop_reason"] == reason and len(job["metrics"]) == epochs
         assert artifact_store.get_model(job["model_id"])["stop_reason"] == reason

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from worker.store.ids import new_id
+from worker.store.job_scripts import TERMINAL_STATUSES
 from worker.store.jobs import JobNotFound, JobStateError, JobStore
 
 SPEC = {"model": {"layers": [{"units": 2, "activation": "softmax"}]}, "training": {"epochs": 3}}
@@ -31,7 +32,7 @@ def running_job(store, token="token"):
 
 def terminal_events(store, job_id):
     return [data for _id, name, data in store.events(job_id)
-            if name == "status" and data["status"] in {"succeeded", "failed", "cancelled"}]
+            if name == "status" and data["status"] in TERMINAL_STATUSES]
 
 
 def test_create_returns_the_full_queued_record(store):
@@ -187,7 +188,7 @@ def test_a_worker_cut_off_past_its_lease_cannot_end_or_rewrite_the_requeued_job(
     assert not store.replace_metrics(job["id"], [{"epoch": e} for e in range(1, 9)],
                                      lease_token="cut-off")
     assert [m["epoch"] for m in store.get(job["id"])["metrics"]] == [1, 2]
-    for status in ("succeeded", "failed", "cancelled"):
+    for status in sorted(TERMINAL_STATUSES):
         with pytest.raises(JobStateError, match="cannot become"):
             store.finish(job["id"], status, lease_token="cut-off")
     with pytest.raises(JobStateError, match="cannot become"):

@@ -1,26 +1,24 @@
 """Recovery with real processes: a worker killed mid-job, an orphaned running job, a Redis flush."""
 
 import signal
-import time
 
 import numpy as np
 
 from engine import datasets
-from tests.service_fixtures import wait_until
-from tests.worker.test_worker_service import XOR_SPEC, mnist_spec
+from tests.support.events import event_log, status_events
+from tests.support.specs import SOFTMAX_XOR_SPEC, mnist_spec
+from tests.support.waiting import wait_for_job, wait_until
 from worker.store.ids import model_id_for_job
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
-
-
-def status_events(jobs, job_id):
-    return [data["status"] for _id, name, data in jobs.events(job_id) if name == "status"]
+MNIST = {"units": 64, "batch_size": 128, "seed": 1}  # this module's options for mnist_spec
+# What the worker logs when Redis is away: a progress write skipped, a lease renewal retried.
+OUTAGE_WARNINGS = ("progress not recorded, training on", "lease renewal failed; retrying")
 
 
 def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint(isolated_service):
     service = isolated_service
     first = service.start_worker()
-    job_id = service.submit(mnist_spec(epochs=5, units=64), dataset="mnist")
+    job_id = service.submit(mnist_spec(5, **MNIST), dataset="mnist")
     wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 2, timeout=90,
                message="two epochs")
     first.kill()  # SIGKILL to the whole process group: no cleanup, no ack, lease left to expire
@@ -30,8 +28,7 @@ def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint(isolated_servi
     assert checkpointed is not None and checkpointed["epoch"] >= 1
 
     service.start_worker()
-    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
-                     timeout=90, message="the job to finish on the new worker")
+    job = wait_for_job(service.jobs, job_id, timeout=90)
     assert job["status"] == "succeeded", job["error"]
     assert job["attempts"] == 2
     assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4, 5]
@@ -41,7 +38,7 @@ def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint(isolated_servi
     # The sweeper requeues the orphan once its lease lapses (queued, then running again), unless
     # the redelivered message reaches the new worker first and takes it straight back (running
     # again from running is allowed once the lease has lapsed): both are one resumed attempt.
-    assert status_events(service.jobs, job_id) in (
+    assert status_events(event_log(service.jobs, job_id)) in (
         ["queued", "running", "queued", "running", "succeeded"],
         ["queued", "running", "running", "succeeded"])
     models = service.artifacts.list_models()
@@ -52,22 +49,21 @@ def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint(isolated_servi
 def test_an_orphaned_running_job_is_requeued_when_its_lease_expires(isolated_service):
     """A job left `running` by a worker that vanished (no message anywhere) still finishes."""
     service = isolated_service
-    job = service.jobs.create(name="orphan", dataset="xor", spec=XOR_SPEC)
+    job = service.jobs.create(name="orphan", dataset="xor", spec=SOFTMAX_XOR_SPEC)
     assert service.jobs.acquire_lease(job["id"], "vanished-worker", 0.5)
     service.jobs.mark_running(job["id"], lease_token="vanished-worker")
     service.start_worker()
-    job = wait_until(lambda: (j := service.jobs.get(job["id"]))["status"] in TERMINAL and j,
-                     timeout=60, message="the sweeper to requeue and a worker to finish the job")
+    job = wait_for_job(service.jobs, job["id"], timeout=60)
     assert job["status"] == "succeeded" and job["attempts"] == 2
-    assert status_events(service.jobs, job["id"]) == [
+    assert status_events(event_log(service.jobs, job["id"])) == [
         "queued", "running", "queued", "running", "succeeded"]
 
 
 def test_models_survive_a_redis_flush(isolated_service):
     service = isolated_service
     service.start_worker()
-    job_id = service.submit(XOR_SPEC, owner="alice", name="keep-me")
-    wait_until(lambda: service.jobs.get(job_id)["status"] in TERMINAL, timeout=60)
+    job_id = service.submit(SOFTMAX_XOR_SPEC, owner="alice", name="keep-me")
+    wait_for_job(service.jobs, job_id, timeout=60)
     model_id = service.jobs.get(job_id)["model_id"]
     service.jobs.redis.flushall()
     assert service.jobs.get(job_id) is None
@@ -83,14 +79,13 @@ def test_a_killed_pool_process_is_redelivered_and_resumed(isolated_service):
     the message, the restarted child finds the dead child's lease, waits it out and resumes."""
     service = isolated_service
     worker = service.start_worker()
-    job_id = service.submit(mnist_spec(epochs=4, units=64), dataset="mnist")
+    job_id = service.submit(mnist_spec(4, **MNIST), dataset="mnist")
     wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 1, timeout=90)
     children = _children(worker.process.pid)
     assert children, "the prefork pool has a child process"
     for pid in children:
         _kill(pid)
-    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
-                     timeout=90, message="the job to finish after its pool process died")
+    job = wait_for_job(service.jobs, job_id, timeout=90)
     assert job["status"] == "succeeded" and job["attempts"] == 2
     assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4]
 
@@ -110,14 +105,18 @@ def test_a_job_survives_a_redis_restart(isolated_service):
     """Redis (append-only) goes away mid-training: the worker keeps training, rides out the
     outage, and the record, metrics and final status all land once Redis is back."""
     service = isolated_service
-    service.start_worker()
-    job_id = service.submit(mnist_spec(epochs=5, units=64), dataset="mnist")
+    worker = service.start_worker()
+    job_id = service.submit(mnist_spec(5, **MNIST), dataset="mnist")
     wait_until(lambda: len(service.jobs.get(job_id)["metrics"]) >= 1, timeout=90)
     service.server.stop()
-    time.sleep(2)  # long enough for progress writes and lease renewals to fail meanwhile
+    # A progress write (every MLPQ_PROGRESS_INTERVAL) and a lease renewal (every third of
+    # MLPQ_LEASE_SECONDS) both fail within one lease; ten leases leave room for a busy machine.
+    wait_until(lambda: all(warning in worker.log_text() for warning in OUTAGE_WARNINGS),
+               timeout=10 * service.settings.lease_seconds,
+               message=f"the worker to log {OUTAGE_WARNINGS} while Redis is down")
+    assert worker.running, worker.log_tail()
     service.server.start()
-    job = wait_until(lambda: (j := service.jobs.get(job_id))["status"] in TERMINAL and j,
-                     timeout=90, message="the job to finish after the restart")
+    job = wait_for_job(service.jobs, job_id, timeout=90)
     assert job["status"] == "succeeded", job["error"]
     assert [entry["epoch"] for entry in job["metrics"]] == [1, 2, 3, 4, 5]
     assert service.artifacts.get_model(job["model_id"]) is not None

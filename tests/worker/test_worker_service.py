@@ -5,23 +5,13 @@ import numpy as np
 import pytest
 
 from engine import datasets
-from tests.service_fixtures import wait_until
+from tests.support.specs import SOFTMAX_XOR_SPEC, mnist_spec
+from tests.support.waiting import wait_for_job, wait_until
 from worker.store.celery_app import enqueue_training
 from worker.store.ids import model_id_for_job
+from worker.store.job_scripts import TERMINAL_STATUSES
 
-XOR_SPEC = {
-    "model": {"layers": [{"units": 8, "activation": "tanh"}, {"units": 2, "activation": "softmax"}],
-              "loss": "cross_entropy", "init": "xavier"},
-    "training": {"optimizer": {"name": "adam", "learning_rate": 0.05}, "batch_size": 4,
-                 "epochs": 300, "seed": 0, "early_stopping": None},
-}
-
-
-def mnist_spec(epochs, units=32, batch_size=128):
-    return {"model": {"layers": [{"units": units, "activation": "relu"},
-                                 {"units": 10, "activation": "softmax"}]},
-            "training": {"epochs": epochs, "batch_size": batch_size, "seed": 1,
-                         "early_stopping": None}}
+MNIST = {"units": 32, "batch_size": 128, "seed": 1}  # this module's options for mnist_spec
 
 
 @pytest.fixture
@@ -33,16 +23,10 @@ def submit(job_store, celery_app):
     return submit
 
 
-def wait_status(job_store, job_id, statuses, timeout=60):
-    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
-    return wait_until(lambda: (job := job_store.get(job_id))["status"] in statuses and job,
-                      timeout, message=f"job {job_id} to become {statuses}")
-
-
 def test_xor_job_succeeds_with_a_perfect_model_on_disk(celery_worker, submit, job_store,
                                                        artifact_store):
-    job_id = submit(XOR_SPEC, owner="alice")
-    job = wait_status(job_store, job_id, {"succeeded", "failed"}, timeout=60)
+    job_id = submit(SOFTMAX_XOR_SPEC, owner="alice")
+    job = wait_for_job(job_store, job_id, timeout=60)
     assert job["status"] == "succeeded", job["error"]
     assert job["model_id"] == model_id_for_job(job_id)
     assert job["progress"]["fraction"] == 1.0 and job["progress"]["epoch"] == 300
@@ -60,13 +44,13 @@ def test_xor_job_succeeds_with_a_perfect_model_on_disk(celery_worker, submit, jo
 
 
 def test_metrics_and_progress_are_recorded_while_the_job_runs(celery_worker, submit, job_store):
-    job_id = submit(mnist_spec(epochs=4), dataset="mnist")
+    job_id = submit(mnist_spec(4, **MNIST), dataset="mnist")
     seen = []  # (status, number of metrics entries, progress fraction) while it trains
 
     def finished():
         job = job_store.get(job_id)
         seen.append((job["status"], len(job["metrics"]), job["progress"]["fraction"]))
-        return job["status"] in {"succeeded", "failed", "cancelled"} and job
+        return job["status"] in TERMINAL_STATUSES and job
 
     job = wait_until(finished, timeout=120, interval=0.02)
     assert job["status"] == "succeeded", job["error"]
@@ -83,11 +67,11 @@ def test_metrics_and_progress_are_recorded_while_the_job_runs(celery_worker, sub
 
 def test_cancel_a_running_job_stops_within_its_epoch(celery_worker, submit, job_store,
                                                      artifact_store):
-    job_id = submit(mnist_spec(epochs=50, units=64), dataset="mnist")
+    job_id = submit(mnist_spec(50, **MNIST | {"units": 64}), dataset="mnist")
     running = wait_until(lambda: (j := job_store.get(job_id))["progress"]["batch"] > 0 and j,
                          timeout=60, message="training to start")
     assert job_store.request_cancel(job_id)["status"] == "running"
-    job = wait_status(job_store, job_id, {"cancelled", "succeeded", "failed"}, timeout=30)
+    job = wait_for_job(job_store, job_id, timeout=30)
     assert job["status"] == "cancelled"
     # Cancel is checked between batches, so training ends in the epoch it was in (or the next,
     # if that one ended meanwhile), not after the 50 asked for.
@@ -98,27 +82,27 @@ def test_cancel_a_running_job_stops_within_its_epoch(celery_worker, submit, job_
 
 
 def test_a_cancelled_queued_job_never_starts(celery_worker, submit, job_store):
-    blocker = submit(mnist_spec(epochs=50), dataset="mnist")  # keeps the only process busy
-    wait_status(job_store, blocker, "running")
-    queued = submit(XOR_SPEC)
+    blocker = submit(mnist_spec(50, **MNIST), dataset="mnist")  # keeps the only process busy
+    wait_for_job(job_store, blocker, "running", timeout=60)
+    queued = submit(SOFTMAX_XOR_SPEC)
     assert job_store.request_cancel(queued)["status"] == "cancelled"
     job_store.request_cancel(blocker)
-    sentinel = submit(XOR_SPEC)  # FIFO: once it finished, the cancelled job's message was read
-    assert wait_status(job_store, sentinel, "succeeded")["status"] == "succeeded"
+    sentinel = submit(SOFTMAX_XOR_SPEC)  # FIFO: once it finished, the cancelled job's message was read
+    assert wait_for_job(job_store, sentinel, "succeeded", timeout=60)["status"] == "succeeded"
     job = job_store.get(queued)
     assert job["status"] == "cancelled" and job["started_at"] is None and job["attempts"] == 0
 
 
 def test_a_redelivered_message_for_a_finished_job_does_nothing(celery_worker, celery_app, submit,
                                                                job_store, artifact_store):
-    job_id = submit(XOR_SPEC)
-    job = wait_status(job_store, job_id, "succeeded")
+    job_id = submit(SOFTMAX_XOR_SPEC)
+    job = wait_for_job(job_store, job_id, "succeeded", timeout=60)
     model_before = artifact_store.get_model(job["model_id"])
     events_before = list(job_store.events(job_id))
     enqueue_training(celery_app, job_id)
     enqueue_training(celery_app, job_id)
-    sentinel = submit(XOR_SPEC)
-    wait_status(job_store, sentinel, "succeeded")
+    sentinel = submit(SOFTMAX_XOR_SPEC)
+    wait_for_job(job_store, sentinel, "succeeded", timeout=60)
     assert job_store.get(job_id) == job
     assert list(job_store.events(job_id)) == events_before
     assert artifact_store.get_model(job["model_id"]) == model_before
@@ -127,10 +111,10 @@ def test_a_redelivered_message_for_a_finished_job_does_nothing(celery_worker, ce
 def test_a_duplicate_message_for_a_running_job_does_not_train_it_in_parallel(
         celery_worker, make_celery_worker, celery_app, submit, job_store, artifact_store):
     make_celery_worker()  # a second process that is free to take the copy
-    job_id = submit(mnist_spec(epochs=6), dataset="mnist")
-    wait_status(job_store, job_id, "running")
+    job_id = submit(mnist_spec(6, **MNIST), dataset="mnist")
+    wait_for_job(job_store, job_id, "running", timeout=60)
     enqueue_training(celery_app, job_id)
-    job = wait_status(job_store, job_id, {"succeeded", "failed"}, timeout=120)
+    job = wait_for_job(job_store, job_id, timeout=120)
     # attempts counts starts: 1 means the copy met the live lease and waited (a Celery retry)
     # instead of training the job a second time
     assert job["status"] == "succeeded" and job["attempts"] == 1
@@ -142,7 +126,7 @@ def test_a_duplicate_message_for_a_running_job_does_not_train_it_in_parallel(
 
 
 @pytest.mark.parametrize(("dataset", "spec", "error_type"), [
-    ("no-such-data", XOR_SPEC, "dataset_unavailable"),
+    ("no-such-data", SOFTMAX_XOR_SPEC, "dataset_unavailable"),
     ("xor", {"model": {"layers": [{"units": 3, "activation": "softmax"},
                                   {"units": 2, "activation": "softmax"}]}, "training": {}},
      "invalid_spec"),
@@ -150,6 +134,6 @@ def test_a_duplicate_message_for_a_running_job_does_not_train_it_in_parallel(
 def test_jobs_that_cannot_train_fail_with_a_stable_error_type(celery_worker, submit, job_store,
                                                               dataset, spec, error_type):
     job_id = submit(spec, dataset=dataset)
-    job = wait_status(job_store, job_id, {"failed", "succeeded"})
+    job = wait_for_job(job_store, job_id, timeout=60)
     assert job["status"] == "failed" and job["error"]["type"] == error_type
     assert job["error"]["message"] and job["model_id"] is None

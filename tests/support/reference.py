@@ -24,11 +24,21 @@ def activation(name, z):
 
 
 def loss(name, a, y, units):
-    """Mean over samples: cross-entropy -log a[y]; log loss summed over units; ½‖a - t‖² (mse).
+    """Mean over samples: cross-entropy -log a[y]; log loss summed over units; ½‖a - t‖² (mse);
+    regression: ‖a - t‖₁ (mae), and huber (δ = 1) summed over units.
 
-    t is the label itself for one output unit, else onehot(y)."""
+    t is the label itself for one output unit, else onehot(y); (n, units) float y are the
+    target values themselves (regression)."""
     n = len(y)
-    target = y.reshape(-1, 1).astype(float) if units == 1 else np.eye(units)[y]
+    if y.ndim == 2:
+        target = y
+    else:
+        target = y.reshape(-1, 1).astype(float) if units == 1 else np.eye(units)[y]
+    if name == "mae":
+        return np.sum(np.abs(a - target)) / n
+    if name == "huber":
+        r = np.abs(a - target)
+        return np.sum(np.where(r <= 1.0, 0.5 * r**2, r - 0.5)) / n
     if name == "cross_entropy":
         return -np.mean(np.log(a[np.arange(n), y]))
     if name == "binary_cross_entropy":

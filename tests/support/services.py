@@ -1,10 +1,4 @@
-"""Pytest fixtures for real services: a Redis-compatible server on a free port and real Celery workers.
-
-Loaded as a plugin by tests/conftest.py. Session-scoped pieces (`redis_server`, `artifact_dir`,
-`service_env`, the default `celery_worker`) are shared by every suite; tests that break things
-(kill -9, Redis restarts, extra workers) use the factories `make_redis_server` and
-`make_celery_worker`, whose products are cleaned up at the end of the test.
-"""
+"""The service's processes for tests: settings for fast faults, Celery workers, a private stack."""
 
 from __future__ import annotations
 
@@ -16,11 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 from mlpq.redis_server import RedisServer, exit_with_parent
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support.environment import REPO_ROOT
 
 # Fast timings so faults are detected within seconds in tests (production defaults are in
 # worker/store/config.py). The lease must still outlast a heartbeat stalled by a busy 2-core machine.
@@ -36,16 +27,20 @@ FAST_SETTINGS = {
 }
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
-    """Poll `predicate` until it returns something truthy (returned); fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
-        time.sleep(interval)
+def build_service_env(redis_url: str, artifact_dir: Path, **overrides: str) -> dict[str, str]:
+    """Environment for an API or worker subprocess pointed at the test services."""
+    env = dict(os.environ)
+    env.update(FAST_SETTINGS)
+    env.update({
+        "REDIS_URL": redis_url,
+        "MLPQ_ARTIFACT_DIR": str(artifact_dir),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+    })
+    if "MLPQ_DATA_DIR" in os.environ:
+        env["MLPQ_DATA_DIR"] = os.environ["MLPQ_DATA_DIR"]
+    env.update(overrides)
+    return env
 
 
 class CeleryWorker:
@@ -138,11 +133,15 @@ class CeleryWorker:
         self.stop()
         return self.start(timeout)
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_text(self) -> str:
+        """Everything the worker has logged so far ("" before its first line)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            return self.log_path.read_text(errors="replace")
         except OSError:
-            return "(no log)"
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:]) or "(no log)"
 
     def _signal_group(self, signum: int) -> None:
         if self.process is None:
@@ -153,116 +152,9 @@ class CeleryWorker:
             pass
 
 
-def _start_redis(tmp_dir: Path, **options) -> RedisServer:
-    return RedisServer(data_dir=tmp_dir, **options).start()
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """A Redis-compatible server for the whole session (no persistence: `--save "" --appendonly no`)."""
-    server = _start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_url(redis_server) -> str:
-    return redis_server.url
-
-
-@pytest.fixture
-def make_redis_server(tmp_path):
-    """Factory for a private server, e.g. `make_redis_server(appendonly=True)` for restart tests."""
-    servers: list[RedisServer] = []
-
-    def make(**options) -> RedisServer:
-        data_dir = tmp_path / f"redis-{len(servers)}"
-        server = _start_redis(data_dir, **options)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def artifact_dir(tmp_path_factory) -> Path:
-    """The artifact store root shared by the session's API and worker processes."""
-    return tmp_path_factory.mktemp("artifacts")
-
-
-def build_service_env(redis_url: str, artifact_dir: Path, **overrides: str) -> dict[str, str]:
-    """Environment for an API or worker subprocess pointed at the test services."""
-    env = dict(os.environ)
-    env.update(FAST_SETTINGS)
-    env.update({
-        "REDIS_URL": redis_url,
-        "MLPQ_ARTIFACT_DIR": str(artifact_dir),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",
-    })
-    if "MLPQ_DATA_DIR" in os.environ:
-        env["MLPQ_DATA_DIR"] = os.environ["MLPQ_DATA_DIR"]
-    env.update(overrides)
-    return env
-
-
-@pytest.fixture(scope="session")
-def service_env(redis_url, artifact_dir) -> dict[str, str]:
-    return build_service_env(redis_url, artifact_dir)
-
-
-@pytest.fixture(scope="session")
-def _session_celery_worker(service_env, tmp_path_factory):
-    worker = CeleryWorker(service_env, tmp_path_factory.mktemp("celery-logs"), name="mlpq-test-main@localhost")
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture
-def celery_worker(_session_celery_worker) -> CeleryWorker:
-    """The session's worker, (re)started if an earlier test stopped or killed it."""
-    return _session_celery_worker.start()
-
-
-@pytest.fixture
-def make_celery_worker(service_env, tmp_path):
-    """Factory for extra workers: `make_celery_worker(env_overrides={...}, concurrency=2)`.
-
-    Workers are started before being returned and killed at the end of the test.
-    """
-    workers: list[CeleryWorker] = []
-
-    def make(*, env: dict[str, str] | None = None, env_overrides: dict[str, str] | None = None,
-             start: bool = True, **options) -> CeleryWorker:
-        worker_env = dict(env or service_env)
-        worker_env.update(env_overrides or {})
-        worker = CeleryWorker(worker_env, tmp_path / "celery-logs", **options)
-        workers.append(worker)
-        return worker.start() if start else worker
-
-    yield make
-    for worker in workers:
-        worker.kill()
-
-
-@pytest.fixture(scope="session")
-def worker_settings(service_env):
-    """Settings as the session's workers see them."""
-    from worker.store.config import Settings
-
-    return Settings.from_env(service_env)
-
-
-@pytest.fixture(scope="session")
-def celery_app(worker_settings):
-    """A Celery app on the session's Redis, to queue jobs with `enqueue_training(celery_app, id)`."""
-    from worker.store.celery_app import create_celery_app
-
-    app = create_celery_app(worker_settings)
-    yield app
-    app.close()
+def start_redis(data_dir: Path, **options) -> RedisServer:
+    """A Redis-compatible server on a free port, its files in `data_dir`."""
+    return RedisServer(data_dir=data_dir, **options).start()
 
 
 class IsolatedService:
@@ -293,32 +185,3 @@ class IsolatedService:
         job = self.jobs.create(name=name, dataset=dataset, spec=spec, **fields)
         enqueue_training(self.celery, job["id"])
         return job["id"]
-
-
-@pytest.fixture
-def isolated_service(make_redis_server, make_celery_worker, tmp_path):
-    """`IsolatedService` with append-only Redis and its own Celery app to queue jobs on it.
-    Workers are started with `.start_worker()`."""
-    server = make_redis_server(appendonly=True)
-    env = build_service_env(server.url, tmp_path / "artifacts")
-    service = IsolatedService(server, env, make_celery_worker)
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def job_store(redis_url):
-    """A JobStore on the session's Redis."""
-    from worker.store.jobs import JobStore
-
-    store = JobStore.from_url(redis_url)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def artifact_store(artifact_dir):
-    """The ArtifactStore the session's worker writes to."""
-    from worker.store.artifacts import ArtifactStore
-
-    return ArtifactStore(artifact_dir)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.infra.inventory import REPO_ROOT
+from tests.support.environment import REPO_ROOT
 
 DEBIAN_SUITE = "bookworm"
 STAND_IN_PYTHON = f"mlpq-stand-in/python:{DEBIAN_SUITE}"

@@ -1,36 +1,12 @@
-"""Fault-injection helpers: a job sampler, a restartable gunicorn, recovery timings from the event log."""
+"""A job as its event log and its pollers saw it: status sequences, samples, recovery timings."""
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from dataclasses import dataclass
 
-import pytest
 import redis
-
-from tests.api.conftest import GunicornServer, serve_gunicorn
-
-TERMINAL = {"succeeded", "failed", "cancelled"}
-
-# A small MNIST network: ~0.3-0.8 s per epoch on one core, so a job spans many seconds of
-# epochs that can be interrupted, yet each epoch is cheap to redo.
-SMALL_MNIST = {"layers": [{"units": 16, "activation": "relu"}, {"units": 10, "activation": "softmax"}]}
-
-
-def mnist_spec(epochs: int, batch_size: int = 256, seed: int = 3) -> dict:
-    """A JobStore spec (model + training) for the small MNIST network."""
-    return {"model": SMALL_MNIST,
-            "training": {"epochs": epochs, "batch_size": batch_size, "seed": seed,
-                         "early_stopping": None}}
-
-
-def mnist_job_body(epochs: int, name: str = "fault-mnist") -> dict:
-    """The same job as a POST /v1/jobs body."""
-    spec = mnist_spec(epochs)
-    return {"name": name, "dataset": "mnist", "model": spec["model"], "training": spec["training"]}
 
 
 @dataclass(frozen=True)
@@ -102,40 +78,3 @@ def recovery_after(events, killed_at: float) -> Recovery:
 
 def status_events(events) -> list[str]:
     return [data["status"] for _at, name, data in events if name == "status"]
-
-
-class ApiServer(GunicornServer):
-    """The production gunicorn config on a fixed port, which can be killed and started again."""
-
-    def kill(self) -> None:
-        """SIGKILL gunicorn's whole process group (arbiter and workers), as a crash would."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        super().stop()
-        if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # stragglers of the group
-            except ProcessLookupError:
-                pass
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-
-@pytest.fixture
-def start_api(tmp_path):
-    """Factory: gunicorn -c python:api.gunicorn_conf 'api:create_app()' with `env`; stopped after."""
-    yield from serve_gunicorn(ApiServer, tmp_path)
-
-
-def api_env(service_env: dict[str, str], **overrides: str) -> dict[str, str]:
-    """Gunicorn's environment: one process (two cores are shared with the worker), short graces."""
-    return {**service_env, "MLPQ_WORKERS": "1", "MLPQ_THREADS": "8",
-            "MLPQ_GRACEFUL_TIMEOUT": "3", "MLPQ_ACCESS_LOG": "", **overrides}
-

@@ -1,0 +1,1 @@
+"""What the suites share: processes, servers, named specs, waiting and environment detection."""
