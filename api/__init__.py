@@ -31,6 +31,7 @@ def create_app(test_config=None):
     # Imported here, not above: gunicorn imports this package to read api.gunicorn_conf, which
     # must set PROMETHEUS_MULTIPROC_DIR before prometheus-client is first imported.
     from api.core import metrics, observability
+    from api.models import cache_metrics
 
     app = Flask(__name__)
     app.config.from_mapping(load_config(test_config))
@@ -48,4 +49,5 @@ def create_app(test_config=None):
         api.register_blueprint(blueprint)
     for blueprint in [*PAGE_BLUEPRINTS, metrics.blp]:
         app.register_blueprint(blueprint)
+    cache_metrics.init_app(app)
     return app

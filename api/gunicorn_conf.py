@@ -1,27 +1,38 @@
 """gunicorn settings for the API: gunicorn -c python:api.gunicorn_conf 'api:create_app()'."""
 
+import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from api.core.config import THREADS_PER_WORKER
+from worker.store import environment
 from worker.store.logs import gunicorn_logconfig
+from worker.store.setting_types import SettingsError
+
+# Everything this master and its API workers read, checked before any worker starts: a bad
+# value stops gunicorn with its one-line message instead of failing every worker's boot.
+try:
+    environment.check("api", "gunicorn")
+    SETTINGS = environment.read(environment.read_by("gunicorn"))
+except SettingsError as error:
+    sys.exit(str(error))
 
 # Metrics of all worker processes are summed through files in this directory (api/core/metrics.py).
 # prometheus-client chooses where values live when it is first imported, which create_app does
 # in each worker, so the directory is settled here, before any worker starts. One given from
 # outside may hold an earlier run's files: they are cleared. One made here is removed at exit.
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-_own_metrics_dir = not os.environ.get(METRICS_DIR_VARIABLE)
-if _own_metrics_dir:
-    os.environ[METRICS_DIR_VARIABLE] = tempfile.mkdtemp(prefix="mlpq-metrics-")
-else:
-    Path(os.environ[METRICS_DIR_VARIABLE]).mkdir(parents=True, exist_ok=True)
-    for stale in Path(os.environ[METRICS_DIR_VARIABLE]).glob("*.db"):
+_own_metrics_dir = not SETTINGS[METRICS_DIR_VARIABLE]
+METRICS_DIR = Path(SETTINGS[METRICS_DIR_VARIABLE] or tempfile.mkdtemp(prefix="mlpq-metrics-"))
+os.environ[METRICS_DIR_VARIABLE] = str(METRICS_DIR)  # for prometheus-client in the workers
+if not _own_metrics_dir:
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):
         stale.unlink()
 
-bind = os.environ.get("MLPQ_BIND", "0.0.0.0:8000")
+bind = SETTINGS["MLPQ_BIND"]
 
 # gunicorn's runtime control socket lives at one per-user path, so several servers on a machine
 # (tests, benchmarks, `mlpq serve`) would fight over it; nothing here uses gunicornc.
@@ -30,18 +41,19 @@ control_socket_disable = True
 # gthread: a request waiting on Redis (an event stream, a job poll) parks one thread, not a
 # whole process; prediction is NumPy work that releases the GIL in its matrix products.
 worker_class = "gthread"
-workers = int(os.environ.get("MLPQ_WORKERS", "2"))
-threads = THREADS_PER_WORKER
+workers = SETTINGS["MLPQ_WORKERS"]
+threads = SETTINGS["MLPQ_THREADS"]
 # Idle keep-alive connections wait in the poller, not in a thread; this caps them.
-worker_connections = int(os.environ.get("MLPQ_WORKER_CONNECTIONS", "1000"))
+worker_connections = SETTINGS["MLPQ_WORKER_CONNECTIONS"]
 
 # In gthread the heartbeat comes from the main loop, so long event streams do not trip
 # `timeout`; it only catches a worker whose main loop is stuck. Streams end on their own
 # after MLPQ_SSE_MAX_SECONDS and at most MLPQ_SSE_MAX_STREAMS (default threads // 2) run
 # per process, so health checks and predictions always find a free thread.
-timeout = int(os.environ.get("MLPQ_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("MLPQ_GRACEFUL_TIMEOUT", "15"))
-keepalive = int(os.environ.get("MLPQ_KEEPALIVE", "5"))
+timeout = SETTINGS["MLPQ_TIMEOUT"]
+# The same seconds the training worker gets; gunicorn counts whole ones, so round up.
+graceful_timeout = math.ceil(SETTINGS["MLPQ_GRACEFUL_TIMEOUT"])
+keepalive = SETTINGS["MLPQ_KEEPALIVE"]
 
 # Request line and header limits (gunicorn's defaults, stated so they are visible);
 # body size is capped by the app (MLPQ_MAX_CONTENT_LENGTH -> 413 in the JSON error shape).
@@ -53,14 +65,14 @@ limit_request_field_size = 8190
 # worker re-imports the app and reloads its models, and at ~1000 predictions/s per process a
 # 20,000-request limit recycled every worker every ~20 s and cost a quarter of the throughput
 # (bench/load.py).
-max_requests = int(os.environ.get("MLPQ_MAX_REQUESTS", "1000000"))
+max_requests = SETTINGS["MLPQ_MAX_REQUESTS"]
 max_requests_jitter = max_requests // 10
 
 # The app writes one structured access line per request (logger mlpq.access), with the route
 # and the request id; gunicorn's own access log is off unless MLPQ_ACCESS_LOG names a place.
-accesslog = os.environ.get("MLPQ_ACCESS_LOG") or None
+accesslog = SETTINGS["MLPQ_ACCESS_LOG"] or None
 errorlog = "-"
-loglevel = os.environ.get("MLPQ_LOG_LEVEL", "info")
+loglevel = SETTINGS["MLPQ_LOG_LEVEL"]
 # gunicorn's lines and the app's go through one handler, as JSON (MLPQ_LOG_FORMAT) on stderr.
 logconfig_dict = gunicorn_logconfig(access_log=accesslog is not None)
 
@@ -74,4 +86,4 @@ def child_exit(server, worker):
 
 def on_exit(server):
     if _own_metrics_dir:
-        shutil.rmtree(os.environ[METRICS_DIR_VARIABLE], ignore_errors=True)
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

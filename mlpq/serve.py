@@ -16,9 +16,14 @@ from urllib.parse import urlsplit
 import click
 
 from mlpq.supervisor import Child, Supervisor
-from worker.store.config import DEFAULT_REDIS_URL
+from worker.store import environment
+from worker.store.setting_types import SettingsError
+from worker.store.settings import SETTINGS
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# The processes this command starts read these; checked before any of them starts.
+CHILD_PROCESSES = ("api", "worker", "gunicorn")
+SHUTDOWN_MARGIN = 5.0  # seconds beyond MLPQ_GRACEFUL_TIMEOUT before the processes are killed
 
 
 @click.command()
@@ -29,17 +34,19 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
               help="API port (default 8000). Without --host and --port, "
                    "MLPQ_BIND (host:port) is used when set")
 @click.option("--workers", type=int, metavar="N", default=None,
-              help="training jobs run at once: the Celery worker's --concurrency "
-                   "(default: MLPQ_WORKER_CONCURRENCY, else 1)")
+              help=f"training jobs run at once: the Celery worker's --concurrency (default: "
+                   f"MLPQ_WORKER_CONCURRENCY, else {SETTINGS['MLPQ_WORKER_CONCURRENCY'].default})")
 @click.option("--api-workers", type=int, metavar="N", default=None,
-              help="gunicorn worker processes (default: MLPQ_WORKERS, else 2)")
-@click.option("--home", default=lambda: os.environ.get("MLPQ_HOME", "var"), show_default="./var",
+              help=f"gunicorn worker processes (default: MLPQ_WORKERS, else "
+                   f"{SETTINGS['MLPQ_WORKERS'].default})")
+@click.option("--home", default=lambda: str(environment.value("MLPQ_HOME")), show_default="./var",
               help="state directory: the local Redis keeps its append-only file in "
                    "HOME/redis, models default to HOME/artifacts (env MLPQ_HOME)")
-@click.option("--shutdown-timeout", type=float, default=20.0, metavar="SECONDS",
-              help="grace period after SIGINT/SIGTERM before the processes are killed "
-                   "(default 20, above gunicorn's MLPQ_GRACEFUL_TIMEOUT of 15); a job "
-                   "still training then resumes from its checkpoint on the next start")
+@click.option("--shutdown-timeout", type=float, default=None, metavar="SECONDS",
+              help=f"grace period after SIGINT/SIGTERM before the processes are killed "
+                   f"(default: MLPQ_GRACEFUL_TIMEOUT + {SHUTDOWN_MARGIN:g}, so the processes "
+                   f"stop on their own first); a job still training then resumes from its "
+                   f"checkpoint on the next start")
 def serve(**options) -> int:
     """Run the whole service: Redis (started locally if REDIS_URL does not answer), the API and
     a training worker."""
@@ -48,8 +55,8 @@ def serve(**options) -> int:
 
 def bind_address(host: str | None, port: int | None) -> str:
     """gunicorn's --bind: the options, else MLPQ_BIND, else this machine only on port 8000."""
-    if host is None and port is None and os.environ.get("MLPQ_BIND"):
-        return os.environ["MLPQ_BIND"]
+    if host is None and port is None and environment.is_set("MLPQ_BIND"):
+        return environment.value("MLPQ_BIND")
     host = host or "127.0.0.1"
     return f"[{host}]:{port or 8000}" if ":" in host else f"{host}:{port or 8000}"
 
@@ -150,11 +157,26 @@ def announce_when_ready(supervisor: Supervisor, url: str, timeout: float = 120.0
         supervisor.write("mlpq", f"{url}/readyz has not answered 200 after {timeout:g}s")
 
 
+def checked_environment(home: Path) -> tuple[str, dict[str, str]]:
+    """REDIS_URL and the children's environment, every setting they read checked first."""
+    redis_url = environment.value("REDIS_URL")
+    env = child_environment(redis_url, home)
+    environment.check(*CHILD_PROCESSES, environ=env)
+    return redis_url, env
+
+
 def run(args: SimpleNamespace) -> int:
-    supervisor = Supervisor(shutdown_timeout=args.shutdown_timeout)
-    supervisor.install_signal_handlers()
     home = Path(args.home).resolve()
-    redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    try:  # a bad setting stops everything before anything starts, with its one-line message
+        redis_url, env = checked_environment(home)
+    except SettingsError as error:
+        click.echo(str(error), err=True)
+        return 1
+    shutdown_timeout = args.shutdown_timeout
+    if shutdown_timeout is None:
+        shutdown_timeout = environment.value("MLPQ_GRACEFUL_TIMEOUT", env) + SHUTDOWN_MARGIN
+    supervisor = Supervisor(shutdown_timeout=shutdown_timeout)
+    supervisor.install_signal_handlers()
     try:
         redis_server = ensure_redis(redis_url, home, lambda line: supervisor.write("redis", line))
     except RedisStartError as error:
@@ -163,7 +185,6 @@ def run(args: SimpleNamespace) -> int:
     try:
         if supervisor.stopping:
             return 0
-        env = child_environment(redis_url, home)
         bind = bind_address(args.host, args.port)
         supervisor.start(Child("api", api_command(bind, args.api_workers), env))
         supervisor.start(Child("worker", worker_command(args.workers), env))
@@ -184,7 +205,7 @@ def run(args: SimpleNamespace) -> int:
 
 
 @click.command("redis")
-@click.option("--home", default=lambda: os.environ.get("MLPQ_HOME", "var"), show_default="./var",
+@click.option("--home", default=lambda: str(environment.value("MLPQ_HOME")), show_default="./var",
               help="the append-only file goes to HOME/redis (env MLPQ_HOME)")
 def redis_command(home) -> int:
     """Use the Redis server at REDIS_URL, or run a local one on its port until stopped."""
@@ -193,9 +214,13 @@ def redis_command(home) -> int:
 
 def run_redis(args: SimpleNamespace) -> int:
     """`mlpq redis`: the Redis part of `mlpq serve` alone, in the foreground (the Procfile uses it)."""
+    try:
+        redis_url = environment.value("REDIS_URL")
+    except SettingsError as error:
+        click.echo(str(error), err=True)
+        return 1
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
-    redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     try:
         server = ensure_redis(redis_url, Path(args.home).resolve(), print)
     except RedisStartError as error:

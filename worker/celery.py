@@ -10,12 +10,20 @@ from celery.signals import worker_process_init, worker_ready, worker_shutting_do
 from threadpoolctl import threadpool_limits
 
 from worker import calibration, shutdown
-from worker.store import logs  # noqa: F401 - logs connects the signals behind structured logs
+from worker.store import (
+    environment,
+    logs,  # noqa: F401 - logs connects the signals behind structured logs
+)
 from worker.store.celery_app import create_celery_app
 from worker.store.config import Settings
+from worker.store.setting_types import SettingsError
 from worker.sweeper import LeaseSweeper
 
-app = create_celery_app(Settings.from_env(), include=["worker.tasks"], set_as_current=True)
+try:  # everything a worker reads, checked before Celery starts: one line, not a traceback
+    environment.check("worker")
+    app = create_celery_app(Settings.from_env(), include=["worker.tasks"], set_as_current=True)
+except SettingsError as error:
+    raise SystemExit(str(error)) from None
 app.steps["worker"].add(LeaseSweeper)
 _blas_limit = None  # the threadpoolctl limiter, kept alive for the life of a pool process
 

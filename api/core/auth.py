@@ -17,17 +17,16 @@ from dataclasses import dataclass
 from apispec import BasePlugin
 from flask import current_app, g, request
 from flask_smorest import abort
+from werkzeug.exceptions import Unauthorized
 
-from api.core.errors import error_response
 from api.core.ownership import current_owner
+from api.core.services import services
 from worker.store.jobs import ActiveJobLimit
 
 logger = logging.getLogger(__name__)
 
-EXTENSION_KEY = "mlpq_auth"
 PROTECTED_PREFIXES = ("/v1", "/v2")
 PUBLIC_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})  # probes need no key
-V2_PREFIX = "/v2"
 KEY_PREFIX = "mlpq_"
 MAX_KEY_LENGTH = 256  # longer credentials are refused without hashing them
 ADMIN_FLAG = "admin"
@@ -107,13 +106,9 @@ class KeyRing:
         return found
 
 
-def keyring() -> KeyRing:
-    return current_app.extensions[EXTENSION_KEY]
-
-
 def auth_mode() -> str:
     """"api_keys" when keys are required, "disabled" when the service runs open."""
-    return "api_keys" if keyring().enabled else "disabled"
+    return "api_keys" if services().keyring.enabled else "disabled"
 
 
 def init_app(app, api) -> None:
@@ -121,8 +116,7 @@ def init_app(app, api) -> None:
 
     Call before registering blueprints, so the spec plugin sees every path.
     """
-    ring = KeyRing(parse_api_keys(app.config.get("API_KEYS") or ""))
-    app.extensions[EXTENSION_KEY] = ring
+    ring = services(app).keyring = KeyRing(parse_api_keys(app.config.get("API_KEYS") or ""))
     app.before_request(authenticate)
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     plugin = BearerAuthPlugin()
@@ -147,31 +141,31 @@ def requires_key(path: str) -> bool:
 
 def authenticate():
     """before_request: 401 unless a configured key is presented; sets g.owner and g.is_admin."""
-    ring = keyring()
+    ring = services().keyring
     if not ring.enabled or not requires_key(request.path):
         return None
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials:
-        return unauthorized("An API key is required: send the header "
-                            "'Authorization: Bearer <key>'.", 'Bearer realm="mlpq"')
+        raise KeyRequired("An API key is required: send the header "
+                          "'Authorization: Bearer <key>'.", 'Bearer realm="mlpq"')
     key = ring.match(credentials)
     if key is None:
-        return unauthorized("The API key is not valid.",
-                            'Bearer realm="mlpq", error="invalid_token"')
+        raise KeyRequired("The API key is not valid.", 'Bearer realm="mlpq", error="invalid_token"')
     g.owner, g.is_admin = key.name, key.admin
     return None
 
 
-def unauthorized(message: str, challenge: str):
-    headers = {"WWW-Authenticate": challenge}
-    if request.path == V2_PREFIX or request.path.startswith(V2_PREFIX + "/"):
-        from api.models.v2 import v2_error  # the Open Inference Protocol's {"error": ...} shape
+class KeyRequired(Unauthorized):
+    """401 with its bearer challenge; raised, not returned, so that whatever renders the errors
+    of the route asked for renders this one too (the V2 blueprint answers in its own shape)."""
 
-        response = v2_error(401, message)
-        response.headers.update(headers)
-        return response
-    return error_response(401, message, headers=headers)
+    def __init__(self, message: str, challenge: str):
+        super().__init__(message)
+        self.challenge = challenge
+
+    def get_headers(self, environ=None, scope=None):
+        return [*super().get_headers(environ, scope), ("WWW-Authenticate", self.challenge)]
 
 
 def active_jobs_limit() -> int:

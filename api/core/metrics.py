@@ -10,25 +10,23 @@ live in memory.
 
 import hashlib
 import hmac
-import os
-import threading
 
 import redis
 from flask import Blueprint, Response, current_app, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 
 from api.core.errors import error_response
 from api.core.services import services
-from api.models.serving import EXTENSION_KEY as SERVING_KEY
+from worker.store import environment
 from worker.store.job_scripts import STATUSES
 
 blp = Blueprint("metrics", __name__)
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-if os.environ.get(MULTIPROCESS_DIR) and not getattr(values.ValueClass, "_multiprocess", False):
+if environment.value(MULTIPROCESS_DIR) and not getattr(values.ValueClass, "_multiprocess", False):
     # Each process would then count alone and a scrape would show one process's share.
     raise RuntimeError(f"{MULTIPROCESS_DIR} was set after prometheus-client was imported; "
                        "set it before the application is loaded (api/gunicorn_conf.py does)")
@@ -43,48 +41,13 @@ REQUESTS = Counter("mlpq_http_requests", "HTTP requests answered, by method, URL
 LATENCY = Histogram("mlpq_http_request_duration_seconds",
                     "Time to produce a response (for event streams: until the stream starts)",
                     ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=None)
-CACHE_COUNTERS = {  # ModelCache.stats() key -> counter
-    "hits": Counter("mlpq_model_cache_hits", "Predictions served by an already loaded model",
-                    registry=None),
-    "misses": Counter("mlpq_model_cache_misses", "Model look-ups that had to read the files",
-                      registry=None),
-    "loads": Counter("mlpq_model_cache_loads", "Models read and verified from disk",
-                     registry=None),
-    "evictions": Counter("mlpq_model_cache_evictions",
-                         "Models dropped to stay within MLPQ_MODEL_CACHE_SIZE", registry=None),
-}
-CACHE_MODELS = Gauge("mlpq_model_cache_models", "Models loaded, over all API processes",
-                     registry=None, multiprocess_mode="livesum")
-PROCESS_METRICS = (REQUESTS, LATENCY, *CACHE_COUNTERS.values(), CACHE_MODELS)
-
-_cache_lock = threading.Lock()
-_cache_seen: dict[int, dict] = {}  # id(ModelCache) -> its stats when last copied to the counters
+PROCESS_METRICS = (REQUESTS, LATENCY)  # rooms add their own (services().metric_sources)
 
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     labels = (method, route or UNMATCHED_ROUTE, str(status))
     REQUESTS.labels(*labels).inc()
     LATENCY.labels(*labels).observe(seconds)
-
-
-def sync_cache_metrics(app) -> None:
-    """Copy the model cache's own counters into Prometheus counters (the increase since last time).
-
-    The cache counts in plain integers under its lock; copying the difference after prediction
-    requests keeps that hot path free of metric code and still sums correctly across processes.
-    """
-    state = app.extensions.get(SERVING_KEY)
-    if state is None:
-        return
-    stats = state.cache.stats()
-    with _cache_lock:
-        seen = _cache_seen.setdefault(id(state.cache), {})
-        for name, counter in CACHE_COUNTERS.items():
-            increase = stats[name] - seen.get(name, 0)
-            if increase > 0:
-                counter.inc(increase)
-            seen[name] = stats[name]
-        CACHE_MODELS.set(stats["entries"])
 
 
 class JobStoreCollector:
@@ -128,12 +91,13 @@ def _latest_speed(job: dict) -> float:
     return 0.0
 
 
-def scrape_registry(store) -> CollectorRegistry:
+def scrape_registry(store, sources=()) -> CollectorRegistry:
+    """This scrape's figures: every process's metrics, then the job store's."""
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get(MULTIPROCESS_DIR):
+    if environment.value(MULTIPROCESS_DIR):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for metric in PROCESS_METRICS:
+        for metric in (*PROCESS_METRICS, *(metric for source in sources for metric in source.metrics)):
             registry.register(metric)
         ProcessCollector(registry=registry)
     registry.register(JobStoreCollector(store))
@@ -155,6 +119,9 @@ def metrics():
             return error_response(401, "GET /metrics needs 'Authorization: Bearer <token>' "
                                        "(MLPQ_METRICS_TOKEN).",
                                   headers={"WWW-Authenticate": 'Bearer realm="mlpq-metrics"'})
-    sync_cache_metrics(current_app)
+    state = services()
+    for source in state.metric_sources:
+        source.sync()
     encoder, content_type = choose_encoder(request.headers.get("Accept"))
-    return Response(encoder(scrape_registry(services().jobs)), content_type=content_type)
+    return Response(encoder(scrape_registry(state.jobs, state.metric_sources)),
+                    content_type=content_type)

@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 
-from flask import current_app, g, request
+from flask import g, request
 
 from api.core import metrics
 from worker.store.logs import job_id_var, request_id_var
@@ -20,8 +20,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Letters, digits and . _ : - up to 128 characters: what tracing systems send, and nothing that
 # could forge a log line or a header.
 REQUEST_ID_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-# Endpoints whose requests may touch the model cache, so its counters are copied afterwards.
-MODEL_CACHE_BLUEPRINTS = frozenset({"predict", "v2"})
 
 access_log = logging.getLogger("mlpq.access")
 
@@ -55,8 +53,6 @@ def finish_request(response):
     route = request.url_rule.rule if request.url_rule is not None else None
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or request_id_from(None)
     metrics.observe_request(request.method, route, response.status_code, seconds)
-    if request.blueprint in MODEL_CACHE_BLUEPRINTS:
-        metrics.sync_cache_metrics(current_app)
     milliseconds = round(seconds * 1000, 3)
     access_log.info(
         "%s %s %s %.1f ms", request.method, request.path, response.status_code, milliseconds,

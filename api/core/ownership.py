@@ -5,6 +5,9 @@ configured every request is anonymous (owner None) and sees everything.
 """
 
 from flask import g
+from flask_smorest import abort
+
+from api.core.errors import not_found_message
 
 
 def current_owner():
@@ -23,3 +26,11 @@ def visible(record):
     """True when this request may see `record` (a job or model dict with an "owner")."""
     wanted = owner_filter()
     return wanted is None or record.get("owner") == wanted
+
+
+def found_or_404(record, kind, reference):
+    """`record` when this request may see it; else a 404 naming `kind` and `reference`, the
+    same whether it does not exist or belongs to another key (which must look the same)."""
+    if record is None or not visible(record):
+        abort(404, message=not_found_message(kind, reference))
+    return record

@@ -3,7 +3,6 @@
 import threading
 import time
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -13,8 +12,6 @@ from api.core.services import services
 from api.health.schemas import HealthSchema, ReadinessSchema
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
-
-PROBE = "mlpq.readiness_probe"
 
 
 class ReadinessProbe:
@@ -70,7 +67,7 @@ class ReadinessProbe:
 @blp.record_once
 def _create_probe(state):
     config = state.app.config
-    state.app.extensions[PROBE] = ReadinessProbe(
+    services(state.app).readiness = ReadinessProbe(
         config["READY_CACHE_SECONDS"], config["WORKER_PING_TIMEOUT"])
 
 
@@ -92,7 +89,7 @@ class Readiness(MethodView):
 
         503 names what is missing. Results are cached for MLPQ_READY_CACHE_SECONDS.
         """
-        checks = current_app.extensions[PROBE].checks()
+        checks = services().readiness.checks()
         failing = {name: [check["detail"]] for name, check in checks.items() if not check["ok"]}
         if failing:
             abort(503, message="Not ready: " + "; ".join(text for [text] in failing.values()),

@@ -16,13 +16,13 @@ import ast
 import contextvars
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 
 from celery import signals
 from celery.utils.log import get_multiprocessing_logger
 
+from worker.store import environment
 from worker.store.ids import is_valid_id
 from worker.store.jobs import TRAIN_TASK
 
@@ -32,7 +32,6 @@ job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "mlpq_job_id", default=None)
 CONTEXT = {"request_id": request_id_var, "job_id": job_id_var}
 
-LOG_FORMATS = ("json", "text")
 HANDLER_NAME = "mlpq"
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
@@ -41,17 +40,12 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None
 
 def log_format(environ=None) -> str:
     """MLPQ_LOG_FORMAT: `json` (default) or `text`."""
-    value = (environ if environ is not None else os.environ).get("MLPQ_LOG_FORMAT", "")
-    value = value.strip().lower() or "json"
-    if value not in LOG_FORMATS:
-        raise ValueError(f"MLPQ_LOG_FORMAT={value!r} must be one of {', '.join(LOG_FORMATS)}")
-    return value
+    return environment.value("MLPQ_LOG_FORMAT", environ)
 
 
 def log_level(environ=None) -> str:
     """MLPQ_LOG_LEVEL (default info), as the upper-case name logging expects."""
-    value = (environ if environ is not None else os.environ).get("MLPQ_LOG_LEVEL", "")
-    return value.strip().upper() or "INFO"
+    return environment.value("MLPQ_LOG_LEVEL", environ).upper()
 
 
 def _context_value(record: logging.LogRecord, name: str):
