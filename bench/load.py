@@ -44,11 +44,11 @@ import orjson  # noqa: E402
 
 from engine import datasets  # noqa: E402
 from mlpq.redis_server import RedisServer, free_port  # noqa: E402
+from worker.store.job_scripts import TERMINAL_STATUSES  # noqa: E402
 
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 if "MLPQ_DATA_DIR" not in os.environ and SHARED_DATASETS.is_dir():
     os.environ["MLPQ_DATA_DIR"] = str(SHARED_DATASETS)
-TERMINAL = {"succeeded", "failed", "cancelled"}
 SERVED_MODEL_JOB = {"name": "load-served", "dataset": "mnist",
                     "model": {"layers": [{"units": 128, "activation": "relu"},
                                          {"units": 10, "activation": "softmax"}]},
@@ -109,7 +109,7 @@ def run_job(client: httpx.Client, body: dict, timeout: float = 600) -> dict:
     job_id, deadline = response.json()["id"], time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in TERMINAL:
+        if job["status"] in TERMINAL_STATUSES:
             return job
         time.sleep(0.5)
     raise RuntimeError(f"job {job_id} did not finish in {timeout} s")
@@ -160,7 +160,7 @@ def follow(client: httpx.Client, job_ids: list[str], grace: float) -> dict[str, 
         for job_id in list(pending):
             response = client.get(f"/v1/jobs/{job_id}")
             jobs[job_id] = response.json() if response.status_code == 200 else {"status": "missing"}
-            if jobs[job_id]["status"] in TERMINAL:
+            if jobs[job_id]["status"] in TERMINAL_STATUSES:
                 pending.remove(job_id)
         time.sleep(0.5)
     return jobs
@@ -242,7 +242,7 @@ def main() -> None:
 def report(args, baseline: dict, loaded: dict, stream: JobStream, jobs: dict[str, dict]) -> None:
     statuses = [job["status"] for job in jobs.values()]
     succeeded = statuses.count("succeeded")
-    lost = len(stream.job_ids) - sum(status in TERMINAL for status in statuses)
+    lost = len(stream.job_ids) - sum(status in TERMINAL_STATUSES for status in statuses)
     turnaround = sorted(t for job in jobs.values() if (t := turnaround_seconds(job)) is not None)
     print(f"\npredicts, {args.connections} connections (single-sample V1 JSON):")
     print(f"  {'phase':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")

@@ -21,12 +21,11 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from mlpq.redis_server import RedisServer  # noqa: E402
-from tests.service_fixtures import CeleryWorker, build_service_env  # noqa: E402
+from tests.support.services import CeleryWorker, build_service_env  # noqa: E402
 from worker.store.celery_app import create_celery_app, enqueue_training  # noqa: E402
 from worker.store.config import Settings  # noqa: E402
+from worker.store.job_scripts import TERMINAL_STATUSES  # noqa: E402
 from worker.store.jobs import JobStore  # noqa: E402
-
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 def job_spec(units: int, epochs: int) -> dict:
@@ -43,7 +42,7 @@ def run_jobs(store: JobStore, celery, count: int, spec: dict, timeout: float = 9
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = [store.get(job_id) for job_id in ids]
-        if all(job["status"] in TERMINAL for job in jobs):
+        if all(job["status"] in TERMINAL_STATUSES for job in jobs):
             failed = [job["error"] for job in jobs if job["status"] != "succeeded"]
             if failed:
                 raise RuntimeError(f"bench jobs failed: {failed}")

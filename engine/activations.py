@@ -17,12 +17,18 @@ class Activation:
     paired with (softmax's gradient is taken fused with cross-entropy); this is the one place
     that pairing is stated, and engine.losses derives each loss's output activations from it.
     `range`: bounds of `a`.
+    `can_die`: a unit whose z is negative on every input stops learning (relu's slope is 0
+    there); engine.diagnostics counts such units, engine.advice and sweeps read it from here.
+    `saturates`: an elementwise squashing function whose slope vanishes at both ends of its
+    `range`; diagnostics measure the share of activations stuck there.
     """
 
     name = ""
     output_only = False
     requires_loss: str | None = None
     range: tuple[float, float] = (-np.inf, np.inf)
+    can_die = False
+    saturates = False
 
     def forward(self, z, out=None):
         raise NotImplementedError
@@ -56,6 +62,7 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     range = (0.0, 1.0)
+    saturates = True
 
     def forward(self, z, out=None):
         negative = z < 0.0
@@ -73,6 +80,7 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     name = "tanh"
     range = (-1.0, 1.0)
+    saturates = True
 
     def forward(self, z, out=None):
         return np.tanh(z, out=out)
@@ -87,6 +95,7 @@ class Tanh(Activation):
 class ReLU(Activation):
     name = "relu"
     range = (0.0, np.inf)
+    can_die = True
 
     def forward(self, z, out=None):
         return np.maximum(z, 0.0, out=out)
@@ -101,6 +110,7 @@ class LeakyReLU(Activation):
 
     name = "leaky_relu"
     alpha = 0.01
+    can_die = True  # a unit never positive learns only at α's slope: counted as dead, as relu's
 
     def forward(self, z, out=None):
         return np.maximum(z, z * self.alpha, out=out)
@@ -122,6 +132,7 @@ class Softmax(Activation):
     output_only = True
     requires_loss = "cross_entropy"
     range = (0.0, 1.0)
+    # not `saturates`: it is not elementwise, each output's slope depends on the whole row
 
     def forward(self, z, out=None):
         out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
@@ -146,7 +157,7 @@ class Step(Activation):
     """
 
     name = "step"
-    range = (0.0, 1.0)
+    range = (0.0, 1.0)  # not `saturates`: its gradient passes straight through
 
     def forward(self, z, out=None):
         if out is None:
@@ -167,4 +178,11 @@ ACTIVATIONS: dict[str, Activation] = {
 
 OUTPUT_ONLY_ACTIVATIONS = frozenset(
     name for name, activation in ACTIVATIONS.items() if activation.output_only
+)
+# By name, for readers of specs and records (advice, sweeps) that hold names, not activations.
+DYING_ACTIVATIONS = frozenset(
+    name for name, activation in ACTIVATIONS.items() if activation.can_die
+)
+SATURATING_ACTIVATIONS = frozenset(
+    name for name, activation in ACTIVATIONS.items() if activation.saturates
 )

@@ -7,8 +7,10 @@ comparable), in inference mode (no dropout), with the sample's own forward and b
   update_ratio       ‖ΔWˡ‖ / ‖Wˡ‖ of the epoch's last optimizer step (healthy: around 1e-3)
   activation_mean    mean of aˡ over the sample's rows and the layer's units
   activation_std     its standard deviation
-  dead_fraction      relu-family layers: share of units never active (a > 0) on the sample
-  saturated_fraction sigmoid/tanh layers: share of activations within ε of the range's ends
+  dead_fraction      layers whose units can die (Activation.can_die: the relu family): share
+                     of units never active (a > 0) on the sample
+  saturated_fraction layers that saturate (Activation.saturates: sigmoid, tanh): share of
+                     activations within ε of the range's ends
 Fields that do not apply to a layer's activation are None. Everything is plain Python floats,
 ready for JSON (a non-finite value becomes None).
 """
@@ -19,11 +21,9 @@ import math
 
 import numpy as np
 
-from engine.trace import backward_layers, forward_layers
+from engine import textbook
 
 SAMPLE_ROWS = 256  # two MNIST batches' worth of extra work per epoch: well under 1%
-DEAD_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
-SATURATING_ACTIVATIONS = frozenset({"sigmoid", "tanh"})
 SATURATION_EPSILON = 0.01  # as a share of the activation's range: σ' < 0.01 at either end
 FIELDS = ("layer", "units", "activation", "weight_norm", "grad_norm", "update_ratio",
           "activation_mean", "activation_std", "dead_fraction", "saturated_fraction")
@@ -63,11 +63,9 @@ def layer_health(network, X, y, *, weights_before=None) -> list[dict]:
     """One entry per layer (see the module docstring); `weights_before` is the flat weight
     vector before the last step (None: update_ratio is None)."""
     X = np.asarray(X, dtype=network.dtype)
-    zs, activations, _ = forward_layers(network, X)
     targets = network.loss.targets(y, network.sizes[-1], network.dtype)
-    delta_out = network.loss.delta(zs[-1], activations[-1], targets, network.activations[-1])
-    deltas, _ = backward_layers(network, delta_out, activations, [None] * len(activations))
-    inputs = [X, *activations[:-1]]
+    step = textbook.backprop(network, X, targets)  # the reference pass: every aˡ and ∂C/∂Wˡ kept
+    activations = step.forward.activations
     entries, offset = [], 0
     for j, (layer, activation) in enumerate(zip(network.params, network.activations, strict=True)):
         W, a = layer["W"], activations[j]
@@ -79,13 +77,13 @@ def layer_health(network, X, y, *, weights_before=None) -> list[dict]:
         offset += W.size
         entries.append({
             "layer": j, "units": int(W.shape[1]), "activation": activation.name,
-            "weight_norm": weight_norm, "grad_norm": _norm(inputs[j].T @ deltas[j]),
+            "weight_norm": weight_norm, "grad_norm": _norm(step.grads[j]["W"]),
             "update_ratio": update_ratio,
             "activation_mean": _float(np.mean(a, dtype=np.float64)) if a.size else None,
             "activation_std": _float(np.std(a, dtype=np.float64)) if a.size else None,
-            "dead_fraction": _dead(a) if activation.name in DEAD_ACTIVATIONS else None,
+            "dead_fraction": _dead(a) if activation.can_die else None,
             "saturated_fraction": (_saturated(a, activation.range)
-                                   if activation.name in SATURATING_ACTIVATIONS else None),
+                                   if activation.saturates else None),
         })
     return entries
 

@@ -1,7 +1,15 @@
 """Classification metrics from predicted probabilities: accuracy, loss, precision, recall,
-confusion matrix, as JSON-ready Python numbers."""
+confusion matrix, as JSON-ready Python numbers; and which way each history metric improves."""
 
 import numpy as np
+
+# The metrics a training history records each epoch, with the way each improves: "max" (up)
+# or "min" (down). Early stopping, sweeps and the API read the direction from here; which
+# metrics a task records is engine.tasks' (classification: accuracy; regression: the rest).
+GOALS = ("max", "min")
+METRICS = {"loss": "min", "accuracy": "max", "rmse": "min", "mae": "min", "r2": "max"}
+VALIDATION_PREFIX = "val_"  # the same metric measured on the held-out rows
+HISTORY_METRICS = {**{VALIDATION_PREFIX + name: goal for name, goal in METRICS.items()}, **METRICS}
 
 
 def confusion_matrix(y, predicted, num_classes):

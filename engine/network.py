@@ -1,9 +1,9 @@
-"""The multilayer perceptron: parameters, feedforward, backprop, predictions.
+"""The multilayer perceptron: parameters, fast feedforward and backprop, predictions.
 
-Shapes: a batch X is (n, input_size); layer l has W of shape (fan_in, units) and b of shape
-(units,), so z = a_prev @ W + b is (n, units). All weights live in one contiguous vector and all
-biases in another (`net.params` holds views into them), so an optimizer updates the whole
-network with a handful of NumPy calls and checkpoints copy two arrays.
+engine.textbook is the algorithm as the textbook writes it; `feedforward` and `backprop` here
+compute the same numbers in preallocated buffers (engine.workspace). All weights live in one
+contiguous vector and all biases in another (`net.params` holds views into them), so an
+optimizer updates the whole network with a handful of NumPy calls and checkpoints copy two arrays.
 """
 
 import threading
@@ -11,14 +11,15 @@ from types import MappingProxyType
 
 import numpy as np
 
-from engine import serialization, training
+from engine import metrics, serialization, training
 from engine import spec as specs
 from engine import trace as tracing
 from engine.activations import ACTIVATIONS
 from engine.evaluation import evaluate
 from engine.initializers import INITIALIZERS
-from engine.losses import LOSSES
+from engine.losses import loss_for
 from engine.regularization import add_l2_gradient, l2_penalty
+from engine.tasks import DEFAULT_TASK, TargetScale, check_values
 from engine.workspace import Workspace
 
 INFERENCE_CHUNK = 4096  # rows per feedforward call in predict/evaluate: bounds scratch memory
@@ -34,8 +35,11 @@ class Network:
         self.sizes = [self.input_size] + [layer["units"] for layer in spec["layers"]]
         self.activations = [ACTIVATIONS[layer["activation"]] for layer in spec["layers"]]
         self.dropout = [float(layer.get("dropout", 0.0)) for layer in spec["layers"]]
-        self.loss = LOSSES[spec["loss"]]
-        self.num_classes = self.sizes[-1] if self.sizes[-1] > 1 else 2
+        self.task = spec.get("task", DEFAULT_TASK)
+        self.loss = loss_for(spec)
+        # a regression network's outputs are values (engine.tasks), it has no classes
+        self.num_classes = None if self.task == "regression" else max(self.sizes[-1], 2)
+        self._target_scale = None
         self.shapes = shapes = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
         self.weights = np.zeros(sum(i * o for i, o in shapes), dtype=self.dtype)
         self.biases = np.zeros(sum(o for _, o in shapes), dtype=self.dtype)
@@ -88,6 +92,24 @@ class Network:
                 layer[key][...] = value
 
     @property
+    def target_scale(self):
+        """Regression: how the target was standardised for training (engine.tasks.TargetScale),
+        so predictions and metrics come back in its units; None keeps the units trained on."""
+        return self._target_scale
+
+    @target_scale.setter
+    def target_scale(self, value):
+        """Set from a TargetScale, a (mean, std) pair or {"mean", "std"} (one value per
+        output unit, or numbers for one unit), or None."""
+        scale = TargetScale.of(value)
+        if scale is not None and self.task != "regression":
+            raise ValueError("only a regression network has a target scale")
+        if scale is not None and scale.outputs != self.sizes[-1]:
+            raise ValueError(f"the target scale has {scale.outputs} columns for "
+                             f"{self.sizes[-1]} output units")
+        self._target_scale = scale
+
+    @property
     def parameter_count(self):
         return self.weights.size + self.biases.size
 
@@ -103,25 +125,29 @@ class Network:
             workspace = workspaces[n] = Workspace(n, self.sizes, self.dropout, self.dtype)
         return workspace
 
-    # -- the algorithm -----------------------------------------------------------------------
+    # -- the algorithm: engine.textbook's feedforward and backprop, made fast -----------------
 
     def feedforward(self, x, workspace, rng=None):
         """Forward pass of x (n, input_size) into `workspace`; dropout only when `rng` is given.
 
-        Layer by layer, zˡ = aˡ⁻¹ Wˡ + bˡ and aˡ = σ(zˡ). Returns the output activations
-        (n, units_out); workspace.z_out keeps the output pre-activation for the loss."""
+        The same numbers as `textbook.feedforward` (zˡ = aˡ⁻¹ Wˡ + bˡ, aˡ = σ(zˡ)), without
+        keeping them: returns the output activations (n, units_out), and workspace.z_out keeps
+        the output pre-activation for the loss. What each difference saves is commented."""
         a = workspace.inputs[0] = x
         workspace.masks.clear()
         last = len(self._params) - 1
         for index, (layer, activation) in enumerate(zip(self._params, self.activations, strict=True)):
-            # zˡ is built in the buffer that will hold aˡ: hidden layers keep only a
+            # zˡ is built in the buffer that will hold aˡ (hidden layers keep only aˡ, as σ' is
+            # read from it): one (n, units) array per layer instead of two, allocated once per
+            # batch size by the workspace instead of once per step
             z = workspace.z_out if index == last else workspace.a[index]
             np.matmul(a, layer["W"], out=z)
-            z += layer["b"]
+            z += layer["b"]  # in place: no temporary for aˡ⁻¹ Wˡ + bˡ
             if index == last:
                 return activation.forward(z, out=workspace.output)
             a = activation.forward(z, out=z)  # aˡ = σ(zˡ), in place: this buffer now holds aˡ
             if rng is not None and self.dropout[index]:
+                # textbook.dropout_mask's numbers, drawn into a buffer kept for the batch size
                 a = workspace.drop(index, a, rng, self.dropout[index])
             workspace.inputs[index + 1] = a
 
@@ -129,8 +155,9 @@ class Network:
         """Gradients of the mean loss over the batch into self.weight_grads / bias_grads.
 
         Call right after `feedforward(x, workspace, ...)`; targets are `loss.targets(...)`
-        for the batch's labels. The four equations of backpropagation (Nielsen, ch. 2), with
-        rows as samples, so δˡ is (n, units_l) and Wˡ is (units_l-1, units_l):"""
+        for the batch's labels. `textbook.backprop`'s four equations (Nielsen, ch. 2), with
+        rows as samples, so δˡ is (n, units_l) and Wˡ is (units_l-1, units_l); each gradient is
+        written straight into its view of the flat gradient vectors."""
         last = len(self._params) - 1
         # BP1: δᴸ = ∂C/∂zᴸ, from the loss (a - y when fused with softmax or sigmoid), already / n
         delta = self.loss.delta(workspace.z_out, workspace.output, targets,
@@ -143,9 +170,9 @@ class Network:
             # one BLAS call instead of NumPy's column-by-column reduction delta.sum(axis=0).
             np.matmul(workspace.ones, delta, out=grads["b"])
             if index == 0:
-                break
+                break  # δ¹ (W¹)ᵀ, the gradient for the input, is never needed: its product saved
             # BP2: δˡ⁻¹ = (δˡ (Wˡ)ᵀ) ⊙ σ'(zˡ⁻¹); σ' is read from aˡ⁻¹ (its buffer), times the
-            # dropout mask when that layer's outputs were dropped
+            # dropout mask when that layer's outputs were dropped; all in one buffer, in place
             below = workspace.delta[index - 1]
             np.matmul(delta, self._params[index]["W"].T, out=below)
             if index - 1 in workspace.masks:
@@ -165,6 +192,9 @@ class Network:
 
     def predict_proba(self, X):
         """Class probabilities, (n, num_classes), rows sum to 1."""
+        if self.task == "regression":
+            raise ValueError("a regression network predicts values, not class probabilities: "
+                             "use predict_values")
         X = self._check_inputs(X)
         result = np.empty((len(X), self.num_classes), dtype=self.dtype)
 
@@ -191,8 +221,27 @@ class Network:
         return scores / totals
 
     def predict(self, X):
-        """Predicted labels, (n,) int64."""
+        """Predicted labels, (n,) int64; regression: `predict_values`."""
+        if self.task == "regression":
+            return self.predict_values(X)
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    def predict_values(self, X):
+        """Regression: predictions in the target's units (see `target_scale`), float64,
+        (n,) for one output unit, else (n, outputs)."""
+        if self.task != "regression":
+            raise ValueError("a classification network predicts classes: use predict or "
+                             "predict_proba")
+        X = self._check_inputs(X)
+        result = np.empty((len(X), self.sizes[-1]), dtype=np.float64)
+
+        def collect(start, stop, workspace, output):
+            result[start:stop] = output
+
+        self.forward_all(X, collect)
+        if self.target_scale is not None:
+            result = self.target_scale.decode(result)
+        return result[:, 0] if self.sizes[-1] == 1 else result
 
     def compute_loss(self, X, y, weight_decay=0.0):
         """Mean loss over (X, y) in inference mode, plus λ/2 ‖W‖² when weight_decay is λ."""
@@ -207,8 +256,12 @@ class Network:
         return total[0] / max(len(X), 1) + l2_penalty(self.weights, weight_decay)
 
     def evaluate(self, X, y):
-        """{"accuracy", "loss", "precision", "recall", "confusion_matrix"} on (X, y)."""
+        """{"accuracy", "loss", "precision", "recall", "confusion_matrix"} on (X, y);
+        regression: {"loss", "rmse", "mae", "r2"} (engine.metrics), y as trained on
+        (standardised) and the metrics in the target's units."""
         y = self._check_labels(y, len(X))
+        if self.task == "regression":
+            return metrics.measure(self, self._check_inputs(X), y)
         return evaluate(self.predict_proba(X), y, self.num_classes, self.compute_loss(X, y))
 
     def gradients(self, X, y, weight_decay=0.0):
@@ -231,7 +284,8 @@ class Network:
         return tracing.trace(self, X, y, optimizer, seed=seed)
 
     def input_gradients(self, X, target):
-        """∂(probability of class `target`)/∂x for each row of X, (n, input_size): saliency."""
+        """∂(probability of class `target`)/∂x for each row of X, (n, input_size): saliency.
+        Regression: ∂(value of output unit `target`, in the target's units)/∂x."""
         return tracing.input_gradients(self, X, target)
 
     # -- training ----------------------------------------------------------------------------
@@ -260,10 +314,11 @@ class Network:
         """Read a model directory written by `save`; raises ModelFileError (engine.serialization)."""
         model = serialization.read_model(path)
         net = cls(model["spec"], model["input_size"], dtype=model["dtype"])
-        if len(model["classes"]) != net.num_classes:
+        if len(model["classes"]) != (net.num_classes or 0):
             raise serialization.ModelFileError(
                 f"{path}/{serialization.MANIFEST}: {len(model['classes'])} class names for "
-                f"{net.num_classes} outputs")
+                f"{net.num_classes or 0} classes")
+        net.target_scale = model["target_scale"]  # checked against the outputs by read_model
         net.params = model["params"]
         net.history = model["history"]
         net.training_config = model["training_config"]
@@ -280,6 +335,9 @@ class Network:
         return X
 
     def _check_labels(self, y, n):
+        """Integer labels (n,); regression: target values as (n, outputs) (engine.tasks)."""
+        if self.task == "regression":
+            return check_values(y, n, self.sizes[-1], self.dtype)
         y = np.asarray(y)
         if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"y must be ({n},) integer labels, got shape {y.shape} dtype {y.dtype}")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from engine.activations import ACTIVATIONS, OUTPUT_ONLY_ACTIVATIONS
+from engine.evaluation import HISTORY_METRICS, VALIDATION_PREFIX
 from engine.flops import flops_per_sample, format_flops, training_samples
 from engine.initializers import INITIALIZERS
 from engine.losses import LOSSES
@@ -23,6 +24,7 @@ from engine.rules import (
     json_type,
 )
 from engine.schedules import SCHEDULES
+from engine.tasks import DEFAULT_TASK, TASKS, check_monitor, check_target_width, check_task
 
 __all__ = ["Limits", "SpecError", "Violation", "MODEL_DEFAULTS", "TRAINING_DEFAULTS",
            "validate_model_spec", "validate_training_config", "validate_job_work", "count_parameters"]
@@ -53,10 +55,18 @@ LAYER_RULES = {
     "activation": Rule("name", choices=ACTIVATIONS, what="activation"),
     "dropout": Rule("number", default=0.0, minimum=0.0, below=1.0),
 }
+# Which loss takes which of these fields, and its default, is declared by the loss
+# (`parameters`); what values are legal is declared here. Each is filled only for its loss.
+LOSS_PARAMETER_RULES = {
+    "huber_delta": Rule("number", default=OPTIONAL, above=0.0),
+}
 MODEL_RULES = {  # "layers" is checked by _check_layers
-    "loss": Rule("name", default="cross_entropy", choices=LOSSES, what="loss"),
+    "task": Rule("name", default=DEFAULT_TASK, choices=TASKS, what="task"),
+    # the default loss is the task's (engine.tasks): this one is the default task's
+    "loss": Rule("name", default=TASKS[DEFAULT_TASK].default_loss, choices=LOSSES, what="loss"),
     "init": Rule("name", default="he", choices=INITIALIZERS, what="initializer"),
     "input_size": Rule("integer", default=OPTIONAL, minimum=1),
+    **LOSS_PARAMETER_RULES,
 }
 TRAINING_RULES = {  # "optimizer", "early_stopping" and "lr_schedule" are nested objects
     "batch_size": Rule("integer", default=128, minimum=1),
@@ -76,7 +86,7 @@ HYPERPARAMETER_RULES = {
     "beta2": Rule("number", minimum=0.0, below=1.0),
     "epsilon": Rule("number", above=0.0),
 }
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+MONITORS = tuple(HISTORY_METRICS)  # validation metrics first: the default monitors val_loss
 EARLY_STOPPING_RULES = {
     "patience": Rule("integer", default=3, minimum=0),
     "min_delta": Rule("number", default=0.0, minimum=0.0),
@@ -160,7 +170,8 @@ def _perceptron(layers: list, loss: object, violations: list) -> None:
                                         f"of 1 step unit with the {PERCEPTRON_LOSS} loss"))
 
 
-def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> None:
+def _loss_pairing(output: dict, last: str, loss: object, violations: list,
+                  task: object = DEFAULT_TASK) -> None:
     """The output layer and the loss must fit, as each declares: an activation's
     `requires_loss` (softmax's gradient is fused with cross_entropy) and a loss's
     `output_activations` (binary_cross_entropy: sigmoid units, one or one per class). A single
@@ -178,7 +189,7 @@ def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> No
         violations.append(Violation(f"{last}.activation", "loss_needs_activation",
                                     f"the {loss} loss needs an output activation among {allowed}, not {activation}"))
     low, high = ACTIVATIONS[activation].range
-    if units == 1 and not (low >= 0.0 and high <= 1.0):
+    if units == 1 and task != "regression" and not (low >= 0.0 and high <= 1.0):
         violations.append(Violation(f"{last}.activation", "single_unit_output",
                                     "a single output unit is read as P(class 1), so its "
                                     f"activation must give values in [0, 1] (sigmoid), not {activation}"))
@@ -188,9 +199,10 @@ def _loss_pairing(output: dict, last: str, loss: object, violations: list) -> No
 
 
 def _output_width(output: dict, last: str, num_classes: int | None, violations: list) -> None:
-    """The output layer has one unit per class (or one sigmoid unit for 2 classes)."""
+    """The output layer has one unit per class (or one sigmoid unit for 2 classes); no classes
+    (None, or 0 for a regression dataset) means no check."""
     units = output["units"]
-    if num_classes is None or units is INVALID or units == num_classes:
+    if not num_classes or units is INVALID or units == num_classes:
         return
     if units == 1 and num_classes == 2:
         return
@@ -226,17 +238,35 @@ def _model_limits(layers: list, input_size: int | None, limits: Limits, violatio
                                     f"{limits.max_parameters:,} are allowed"))
 
 
+def _loss_parameters(model: dict, violations: list) -> dict:
+    """The loss's own fields (its `parameters`), defaults filled; refused with another loss."""
+    loss = model["loss"]
+    if loss is INVALID:
+        return {}
+    own = LOSSES[loss].parameters
+    for key in LOSS_PARAMETER_RULES:
+        if key in model and key not in own:
+            owners = ", ".join(name for name, each in LOSSES.items() if key in each.parameters)
+            violations.append(Violation(key, "loss_parameter",
+                                        f"{key} only applies to the {owners} loss, not {loss}"))
+    return {key: model.get(key, default) for key, default in own.items()}
+
+
 def validate_model_spec(spec: object, *, input_size: int | None = None,
-                        num_classes: int | None = None, limits: Limits | None = None) -> dict:
+                        num_classes: int | None = None, limits: Limits | None = None,
+                        num_targets: int | None = None, dataset_task: str | None = None) -> dict:
     """Check a model spec against every rule; return a new dict with every default filled.
 
-    `input_size` and `num_classes` come from the dataset when known. Raises SpecError
-    listing every violation.
+    `input_size`, `num_classes` (classification), `num_targets` (regression: the target's
+    columns) and `dataset_task` come from the dataset when known. Raises SpecError listing
+    every violation.
     """
     violations: list[Violation] = []
     model = check_object(spec, MODEL_RULES, "", violations, nested=("layers",), what="the model")
     if model is None:
         raise SpecError(violations)
+    if "loss" not in spec and model["task"] is not INVALID:
+        model["loss"] = TASKS[model["task"]].default_loss
     if "layers" not in model:
         violations.append(Violation("layers", "required", "layers is required"))
     layers = _check_layers(model.get("layers", []), violations)
@@ -250,13 +280,19 @@ def validate_model_spec(spec: object, *, input_size: int | None = None,
         last = f"layers[{len(layers) - 1}]"
         _hidden_activations(layers, violations)
         _perceptron(layers, model["loss"], violations)
-        _loss_pairing(layers[-1], last, model["loss"], violations)
-        _output_width(layers[-1], last, num_classes, violations)
+        _loss_pairing(layers[-1], last, model["loss"], violations, model["task"])
+        if model["task"] == "regression":
+            check_target_width(layers[-1], last, num_targets, violations)
+        else:
+            _output_width(layers[-1], last, num_classes, violations)
+    check_task(model, violations, dataset_task=dataset_task)
+    parameters = _loss_parameters(model, violations)
     if limits is not None:
         _model_limits(layers, input_size, limits, violations)
     if violations:
         raise SpecError(violations)
-    result = {"layers": layers, "loss": model["loss"], "init": model["init"]}
+    result = {"layers": layers, "task": model["task"], "loss": model["loss"],
+              "init": model["init"], **parameters}
     if input_size is not None:
         result["input_size"] = input_size
     return result
@@ -286,10 +322,13 @@ def _check_named(obj: object, path: str, registry: Mapping, what: str, rules_for
     return {"name": name, **{key: checked[key] for key in own}}
 
 
-def _training_cross_rules(config: dict, has_validation_data: bool, violations: list) -> None:
-    """Monitoring a val_* metric needs validation data; cosine's floor stays under the rate."""
+def _training_cross_rules(config: dict, has_validation_data: bool, violations: list,
+                          task: str | None = None) -> None:
+    """Monitoring a val_* metric needs validation data, and a metric the task records;
+    cosine's floor stays under the rate."""
     stopping = config["early_stopping"]
-    if (stopping and str(stopping["monitor"]).startswith("val_")
+    check_monitor(stopping, task, violations)
+    if (stopping and str(stopping["monitor"]).startswith(VALIDATION_PREFIX)
             and config["validation_split"] == 0.0 and not has_validation_data):
         violations.append(Violation("early_stopping.monitor", "needs_validation",
                                     f"monitoring {stopping['monitor']} needs validation data: set "
@@ -329,11 +368,12 @@ def validate_job_work(model: dict, training: dict, *, dataset_size: int,
 
 
 def validate_training_config(config: object = None, *, limits: Limits | None = None,
-                             has_validation_data: bool = False) -> dict:
+                             has_validation_data: bool = False, task: str | None = None) -> dict:
     """Check a training config; return a new dict with every default filled.
 
     Every key is optional (`None` means all defaults). `has_validation_data` says the caller
-    passes validation data itself, so val_* metrics can be monitored without a split.
+    passes validation data itself, so val_* metrics can be monitored without a split; `task`
+    (the model's, when known) limits early stopping to the metrics that task records.
     Raises SpecError listing every violation.
     """
     violations: list[Violation] = []
@@ -353,7 +393,7 @@ def validate_training_config(config: object = None, *, limits: Limits | None = N
                             "learning-rate schedule", _schedule_rules, "constant", violations)
     result = {"optimizer": optimizer, **{key: checked[key] for key in TRAINING_RULES},
               "early_stopping": stopping, "lr_schedule": schedule}
-    _training_cross_rules(result, has_validation_data, violations)
+    _training_cross_rules(result, has_validation_data, violations, task)
     if limits is not None:
         _training_limits(result, limits, violations)
     if violations:

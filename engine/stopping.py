@@ -1,17 +1,30 @@
-"""Early stopping: watch one metric per epoch, stop after `patience` epochs without
-improvement, optionally put back the weights of the best epoch."""
+"""Why a fit stops (its stop reasons), and early stopping: watch one metric per epoch, stop
+after `patience` epochs without improvement, optionally put back the weights of the best epoch."""
 
 import numpy as np
 
+from engine.evaluation import HISTORY_METRICS
+
+# Why a fit ended (History.stop_reason), each with the sentence a reader of its record is shown.
+COMPLETED, EARLY_STOPPING, STOPPED = "completed", "early_stopping", "stopped"
+STOP_REASONS = {
+    COMPLETED: "ran every epoch it was given",
+    EARLY_STOPPING: "stopped early: the monitored metric stopped improving",
+    STOPPED: "stopped by a user (stop-and-keep) after the last complete batch",
+}
+
 
 class EarlyStopping:
-    """`monitor` is a history key (val_loss, val_accuracy, loss, accuracy); losses improve by
-    going down, accuracies by going up, and only a change larger than `min_delta` counts."""
+    """`monitor` is a history key (engine.evaluation.HISTORY_METRICS: val_loss, val_accuracy,
+    loss, accuracy), improving the way that table says; only a change larger than `min_delta`
+    counts."""
 
     def __init__(self, monitor="val_loss", patience=3, min_delta=0.0, restore_best_weights=True):
+        if monitor not in HISTORY_METRICS:
+            raise ValueError(f"unknown monitor {monitor!r}; one of {', '.join(HISTORY_METRICS)}")
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
         self.restore_best_weights = restore_best_weights
-        self.higher_is_better = monitor.endswith("accuracy")
+        self.higher_is_better = HISTORY_METRICS[monitor] == "max"
         self.best = None
         self.best_epoch = None
         self.wait = 0

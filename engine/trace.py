@@ -1,21 +1,14 @@
 """One training step laid out for a learner (`trace`), and input gradients (`input_gradients`).
 
-Both walk the layers one by one with the registries' own forward/backward functions and keep
-every intermediate, where training overwrites its buffers for speed. Row convention, as in the
-rest of the engine: a batch is (n, features), layer l computes zˡ = aˡ⁻¹ Wˡ + bˡ with Wˡ of
-shape (fan_in, units). The textbook's four equations (Nielsen, chapter 2) then read:
-
-  BP1  δᴸ = ∂C/∂zᴸ = ∇ₐC ⊙ σ'(zᴸ)            (the loss's `delta`; a - y for fused pairs)
-  BP2  δˡ = (δˡ⁺¹ Wˡ⁺¹ᵀ) ⊙ σ'(zˡ)
-  BP3  ∂C/∂bˡ = Σ over rows of δˡ
-  BP4  ∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ
-
-C is the mean loss over the batch, so every δ already carries the 1/n.
-Layer `j` in the results is `spec["layers"][j]`; the textbook's l is j + 1 (a⁰ is the input).
+Both are the reference passes of engine.textbook (every intermediate kept, by textbook name)
+put to use: `trace` adds the loss and one optimizer step, `input_gradients` runs BP2 from the
+predicted probability instead of the loss. Layer `j` in the results is `spec["layers"][j]`;
+the textbook's l is j + 1 (a⁰ is the input).
 """
 
 import numpy as np
 
+from engine import textbook
 from engine.optimizers import make_optimizer
 from engine.regularization import add_l2_gradient, l2_penalty
 from engine.spec import validate_training_config
@@ -25,47 +18,6 @@ SYMBOLS = {  # result key -> the textbook's symbol, for labels in a UI
     "dC_dW": "∂C/∂Wˡ", "dC_db": "∂C/∂bˡ", "W": "Wˡ", "b": "bˡ", "W_after": "Wˡ′", "b_after": "bˡ′",
     "loss": "C",
 }
-
-
-def forward_layers(network, X, rng=None):
-    """The forward pass of X (n, input_size), keeping everything.
-
-    Returns (zs, activations, masks): zs[j] and activations[j] are (n, units_j); masks[j] is
-    the inverted-dropout mask applied after hidden layer j (only when `rng` is given), else
-    None. What layer j + 1 reads is activations[j] * masks[j]."""
-    a = np.asarray(X, dtype=network.dtype)
-    zs, activations, masks = [], [], []
-    last = len(network.params) - 1
-    for j, (layer, activation) in enumerate(zip(network.params, network.activations, strict=True)):
-        z = a @ layer["W"] + layer["b"]
-        a = activation.forward(z)
-        zs.append(z)
-        activations.append(a)
-        mask = None
-        if rng is not None and j < last and network.dropout[j]:
-            rate = network.dropout[j]
-            mask = (rng.random(a.shape) >= rate).astype(network.dtype) / (1.0 - rate)
-            a = a * mask
-        masks.append(mask)
-    return zs, activations, masks
-
-
-def backward_layers(network, delta_out, activations, masks):
-    """Back-propagate δᴸ (n, units_L) through the layers (BP2).
-
-    Returns (deltas, grad_input): deltas[j] is δ of layer j, (n, units_j); grad_input is the
-    gradient with respect to the network's input, (n, input_size)."""
-    deltas = [None] * len(network.params)
-    delta = delta_out
-    for j in range(len(network.params) - 1, -1, -1):
-        deltas[j] = delta
-        below = delta @ network.params[j]["W"].T
-        if j == 0:
-            return deltas, below
-        if masks[j - 1] is not None:
-            below = below * masks[j - 1]
-        delta = network.activations[j - 1].backward(below, activations[j - 1])
-    return deltas, None
 
 
 def trace(network, X, y, optimizer=None, *, seed=0):
@@ -86,16 +38,11 @@ def trace(network, X, y, optimizer=None, *, seed=0):
     config = validate_training_config({"optimizer": optimizer or {}})["optimizer"]
     targets = network.loss.targets(y, network.sizes[-1], network.dtype)
     rng = np.random.default_rng(seed) if any(network.dropout) else None
-    zs, activations, masks = forward_layers(network, X, rng)
-    output_activation = network.activations[-1]
-    loss = network.loss.value(zs[-1], activations[-1], targets)
-    delta_out = network.loss.delta(zs[-1], activations[-1], targets, output_activation)  # BP1
-    deltas, _ = backward_layers(network, delta_out, activations, masks)  # BP2
+    step = textbook.backprop(network, X, targets, rng)
+    forward, raw = step.forward, step.grads
+    loss = network.loss.value(forward.zs[-1], forward.activations[-1], targets)
     stepper = make_optimizer(config)
     decay = stepper.weight_decay
-    inputs = [X] + [a if m is None else a * m for a, m in zip(activations, masks, strict=True)]
-    raw = [{"W": inputs[j].T @ deltas[j], "b": deltas[j].sum(axis=0)}  # BP4, BP3
-           for j in range(len(deltas))]
     after = [{"W": layer["W"].copy(), "b": layer["b"].copy()} for layer in network.params]
     stepper.step(after, [{key: g.copy() for key, g in grad.items()} for grad in raw])  # adds λW
     layers = []
@@ -103,14 +50,14 @@ def trace(network, X, y, optimizer=None, *, seed=0):
         layers.append({
             "layer": j, "l": j + 1, "activation": network.activations[j].name,
             "units": network.sizes[j + 1], "fan_in": network.sizes[j],
-            "W": layer["W"].copy(), "b": layer["b"].copy(), "z": zs[j], "a": activations[j],
-            "dropout_mask": masks[j], "delta": deltas[j],
+            "W": layer["W"].copy(), "b": layer["b"].copy(), "z": forward.zs[j],
+            "a": forward.activations[j], "dropout_mask": forward.masks[j], "delta": step.deltas[j],
             "dC_dW": add_l2_gradient(raw[j]["W"].copy(), layer["W"], decay), "dC_db": raw[j]["b"],
             "W_after": after[j]["W"], "b_after": after[j]["b"]})
     return {"inputs": X, "labels": y, "targets": targets, "loss": float(loss),
             "weight_penalty": l2_penalty(network.weights, decay),
-            "output": activations[-1], "output_error": delta_out, "optimizer": config,
-            "layers": layers, "symbols": SYMBOLS}
+            "output": forward.activations[-1], "output_error": step.deltas[-1],
+            "optimizer": config, "layers": layers, "symbols": SYMBOLS}
 
 
 def input_gradients(network, X, target):
@@ -118,17 +65,34 @@ def input_gradients(network, X, target):
 
     `target` is one class for every row or (n,) classes. This is the saliency of each input
     value: how much nudging it would raise that class's probability. Inference mode (no
-    dropout). A `step` unit passes gradients straight through, as in training."""
+    dropout). A `step` unit passes gradients straight through, as in training. Regression:
+    `target` is an output unit, and the gradient is of its value in the target's units."""
     X = network._check_inputs(X)
     n = len(X)
     target = np.broadcast_to(np.asarray(target), (n,))
-    network._check_labels(target, n)
-    zs, activations, masks = forward_layers(network, X)
-    output = activations[-1]
-    grad_output = _probability_gradient(network, output, target)  # ∂p_t/∂aᴸ
+    regression = network.task == "regression"
+    if not regression:
+        network._check_labels(target, n)
+    forward = textbook.feedforward(network, X)
+    output = forward.activations[-1]
+    gradient = _value_gradient if regression else _probability_gradient
+    grad_output = gradient(network, output, target)  # ∂p_t/∂aᴸ, or ∂value_t/∂aᴸ
+    # BP1 with p_t in place of the cost, then BP2 down to the input
     delta_out = network.activations[-1].backward(grad_output, output)
-    _, grad_input = backward_layers(network, delta_out, activations, masks)
-    return grad_input
+    return textbook.input_gradient(network, textbook.backward(network, forward, delta_out))
+
+
+def _value_gradient(network, output, target):
+    """∂(value of output unit t in the target's units)/∂aᴸ (n, units): value = mean + std · a,
+    so the target scale's std in column t (1 without a scale), 0 elsewhere."""
+    n, units = output.shape
+    if not np.issubdtype(target.dtype, np.integer) or (n and not 0 <= target.min() <= target.max() < units):
+        raise ValueError(f"target must be an output unit in [0, {units - 1}]")
+    scale = network.target_scale
+    std = np.ones(units) if scale is None else scale.std
+    grad = np.zeros_like(output)
+    grad[np.arange(n), target] = std[target]
+    return grad
 
 
 def _probability_gradient(network, output, target):

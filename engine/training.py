@@ -8,10 +8,11 @@ import numpy as np
 
 from engine.diagnostics import Diagnostics
 from engine.flops import training_samples
+from engine.metrics import measure, tally, validation_keys
 from engine.optimizers import make_optimizer
 from engine.schedules import SCHEDULES
 from engine.spec import validate_training_config
-from engine.stopping import EarlyStopping
+from engine.stopping import COMPLETED, EARLY_STOPPING, STOPPED, EarlyStopping
 
 HOOKS = ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end")
 
@@ -57,7 +58,7 @@ class TrainingState:
 
 class History:
     """`.epochs`: the per-epoch entries; `.history`: the same as a dict of lists (Keras);
-    `.stop_reason`: completed | early_stopping | stopped; `.best_epoch`: 1-based or None."""
+    `.stop_reason`: one of engine.stopping.STOP_REASONS; `.best_epoch`: 1-based or None."""
 
     def __init__(self, epochs, stop_reason, best_epoch):
         self.epochs, self.stop_reason, self.best_epoch = epochs, stop_reason, best_epoch
@@ -96,7 +97,8 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
     fixed sample of the training rows (engine.diagnostics)."""
     if resume_from is not None:
         config = {**resume_from["training_config"], **config}
-    config = validate_training_config(config, has_validation_data=validation_data is not None)
+    config = validate_training_config(config, has_validation_data=validation_data is not None,
+                                      task=network.task)
     # the training set's values are checked only if the loss turns non-finite (see run_epoch):
     # a pass over all of X would cost a few percent of an epoch
     X, y = _as_training_data(network, X, y, check_finite=False)
@@ -124,24 +126,24 @@ def train(network, X, y, config, *, callbacks=(), resume_from=None, validation_d
 
 def _epochs(network, run, X, y, validation, state, hooks):
     """Run the remaining epochs; returns the stop reason."""
-    stop_reason = "completed"
+    stop_reason = COMPLETED
     for epoch_index in range(run.completed_epochs, run.config["epochs"]):
         if state.stop_requested:
-            stop_reason = "stopped"
+            stop_reason = STOPPED
             break
         entry = run_epoch(network, run, X, y, epoch_index, state, hooks["on_batch_end"])
         if not run.epoch_complete:
-            stop_reason = "stopped"
+            stop_reason = STOPPED
             break
         if validation is not None:
-            entry["val_loss"], entry["val_accuracy"] = score(network, *validation)
+            entry.update(measure(network, *validation, validation=True))
         entry["seconds"] = time.perf_counter() - entry.pop("started")
         run.history.append(entry)
         run.completed_epochs = epoch_index + 1
         early_stop = run.stopping is not None and run.stopping.update(entry, network)
         _call(hooks["on_epoch_end"], state)
         if early_stop:
-            stop_reason = "early_stopping"
+            stop_reason = EARLY_STOPPING
             break
     return stop_reason
 
@@ -157,7 +159,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
     n, batch_size, units = len(X), config["batch_size"], network.sizes[-1]
     targets = network.loss.targets(y, units, network.dtype)
     order = rng.permutation(n) if config["shuffle"] else None
-    loss_sum, correct = 0.0, 0
+    loss_sum, metrics = 0.0, tally(network, y)
     run.epoch_complete = False
     seen_before = state.samples_seen
     for batch, start in enumerate(range(0, n, batch_size), start=1):
@@ -176,7 +178,7 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
             raise TrainingError(f"non-finite loss at epoch {epoch_index + 1}, batch {batch}",
                                 epoch=epoch_index + 1, batch=batch)
         loss_sum += loss * (stop - start)
-        correct += count_correct(output, labels)
+        metrics.add(output, labels)
         network.backprop(batch_targets, workspace)
         if stop == n and run.diagnostics is not None:
             run.diagnostics.before_last_step(network)  # to measure this step's update
@@ -189,33 +191,13 @@ def run_epoch(network, run, X, y, epoch_index, state, batch_hooks):
     run.epoch_complete = True
     state.batch, state.samples_seen = state.batches, seen_before + n  # also without batch hooks
     seconds = time.perf_counter() - started
-    entry = {"epoch": epoch_index + 1, "loss": loss_sum / n, "accuracy": correct / n,
-             "val_loss": None, "val_accuracy": None, "learning_rate": optimizer.learning_rate,
+    entry = {"epoch": epoch_index + 1, "loss": loss_sum / n, **metrics.result(),
+             **dict.fromkeys(validation_keys(network.task)), "learning_rate": optimizer.learning_rate,
              "seconds": None, "samples_per_second": n / seconds if seconds > 0 else None,
              "started": started}
     if run.diagnostics is not None:  # after samples_per_second: it measures training alone
         entry["layers"] = run.diagnostics.measure(network)
     return entry
-
-
-def count_correct(output, labels):
-    """How many rows of `output` (n, units) predict `labels`; one unit means P(class 1)."""
-    if output.shape[1] == 1:
-        return int(np.count_nonzero((output[:, 0] > 0.5) == labels))
-    return int(np.count_nonzero(output.argmax(axis=1) == labels))
-
-
-def score(network, X, y):
-    """(mean loss, accuracy) of the network on (X, y), inference mode."""
-    totals = [0.0, 0]
-
-    def accumulate(start, stop, workspace, output):
-        targets = network.loss.targets(y[start:stop], network.sizes[-1], network.dtype)
-        totals[0] += network.loss.value(workspace.z_out, output, targets) * (stop - start)
-        totals[1] += count_correct(output, y[start:stop])
-
-    network.forward_all(X, accumulate)
-    return totals[0] / len(X), totals[1] / len(X)
 
 
 def _call(hooks, state):

@@ -31,8 +31,8 @@ class Workspace:
         self._dropped = {i: np.empty_like(mask) for i, mask in self._mask.items()}
 
     def drop(self, index, a, rng, rate):
-        """Inverted dropout: zero each unit with probability `rate`, scale survivors by
-        1/(1 - rate) so the expected activation is unchanged and inference needs no rescaling."""
+        """a times `textbook.dropout_mask`'s mask (the same numbers from the same `rng`), with
+        the mask and the product written into buffers kept for this batch size."""
         mask = self._mask[index]
         rng.random(out=mask, dtype=mask.dtype)
         np.greater_equal(mask, rate, out=mask)

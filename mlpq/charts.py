@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.evaluation import HISTORY_METRICS, VALIDATION_PREFIX
+
 BLOCKS = " ▁▂▃▄▅▆▇█"
 BAR_WIDTH = 30
 SPARK_WIDTH = 60
 SERIES = (("loss", "loss"), ("val_loss", "val loss"), ("accuracy", "accuracy"),
-          ("val_accuracy", "val accuracy"))
+          ("val_accuracy", "val accuracy"), ("rmse", "rmse"), ("val_rmse", "val rmse"),
+          ("r2", "r2"), ("val_r2", "val r2"))  # a job has either accuracy or rmse and r2
 
 
 def probability_bars(probabilities: list[float], classes: list[str], label: int) -> list[str]:
@@ -39,7 +42,7 @@ def text_curves(history: list[dict]) -> list[str]:
     for key, title in SERIES:
         values = [entry[key] for entry in history if entry.get(key) is not None]
         if values:
-            best = min(values) if "loss" in key else max(values)
+            best = min(values) if HISTORY_METRICS[key] == "min" else max(values)
             lines.append(f"{title:>12} {sparkline(values)}  {values[0]:.4f} → {values[-1]:.4f}"
                          f"  (best {best:.4f})")
     return lines
@@ -61,7 +64,7 @@ def plot_curves(history: list[dict], path: str, title: str) -> Path:
                       if entry.get(key) is not None]
             if points:
                 axes.plot(*zip(*points, strict=True), style, marker="." if len(points) < 50 else None,
-                          label="validation" if key.startswith("val_") else "train")
+                          label="validation" if key.startswith(VALIDATION_PREFIX) else "train")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
         axes.legend()

@@ -8,8 +8,8 @@ from rich.markdown import Markdown
 from mlpq.cmd_train import follow
 from mlpq.progress import format_epoch
 from mlpq.render import EXIT_OK, console, interactive, json_option, options, print_json, show_table
+from worker.store.job_scripts import STATUSES
 
-STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
 JOB_COLUMNS = {"id": "id", "name": "name", "status": "status", "dataset": "dataset",
                "epoch": "epoch", "accuracy": "accuracy", "model_id": "model", "created_at": "created"}
 MODEL_COLUMNS = {"id": "id", "name": "name", "dataset": "dataset", "accuracy": "test accuracy",
@@ -17,7 +17,7 @@ MODEL_COLUMNS = {"id": "id", "name": "name", "dataset": "dataset", "accuracy": "
 
 
 @click.command()
-@click.option("--status", type=click.Choice(STATUSES), help="only jobs in this status")
+@click.option("--status", type=click.Choice(list(STATUSES)), help="only jobs in this status")
 @click.option("--page", type=int, help="page number (newest first, 1-based)")
 @click.option("--page-size", type=int, help="jobs per page (at most 100)")
 @json_option

@@ -21,8 +21,8 @@ from mlpq.render import (
     show_table,
 )
 from mlpq.sweep_plot import plot_sweep
+from worker.store.job_scripts import TERMINAL_STATUSES  # a sweep ends as its runs do
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
 SWEEP_COLUMNS = {"id": "id", "name": "name", "status": "status", "runs": "runs",
                  "finished": "finished", "best": "best", "created_at": "created"}
 
@@ -78,13 +78,13 @@ def follow_sweep(record: dict, interval: float, timeout: float | None) -> dict:
 
     if interactive() and not options().json:
         with Live(results_table(record), console=console, refresh_per_second=4) as live:
-            while record["status"] not in TERMINAL:
+            while record["status"] not in TERMINAL_STATUSES:
                 time.sleep(interval)
                 record = look()
                 live.update(results_table(record))
         return record
     record = look()
-    while record["status"] not in TERMINAL:
+    while record["status"] not in TERMINAL_STATUSES:
         time.sleep(interval)
         record = look()
     if not options().json:

@@ -1,14 +1,22 @@
 """A Markdown model card built from a model's record: data, spec, training, test metrics, use.
 
-Everything comes from what was saved with the model (its manifest's record), plus the job
-record for what only the job knows (the stop reason, when the model record lacks it).
+Everything comes from what was saved with the model (its manifest's record and, for a table
+model, the preprocessing the manifest keeps), plus the job record for what only the job knows
+(the stop reason, when the model record lacks it). A table model's own sections (what happens to
+a row, calling it with rows) are api.insight.card_tables'.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets import DATASETS
+from api.insight import card_tables
+from engine.datasets import DATASETS, DatasetInfo
+from engine.stopping import COMPLETED, STOPPED
+from engine.tables import TablePreprocessing
+from engine.tasks import CLASSIFICATION, DEFAULT_TASK
+from worker.store.jobs import STOP_REASONS
 
 CONFUSED_PAIRS = 5  # worst-confused (true, predicted) pairs listed
 DATASET_DESCRIPTIONS = {
@@ -17,11 +25,34 @@ DATASET_DESCRIPTIONS = {
     "fashion-mnist": "Fashion-MNIST: 28×28 greyscale photos of ten kinds of clothing "
                      "(60,000 training, 10,000 test images)",
 }
-STOP_REASONS = {
-    "completed": "ran every epoch it was given",
-    "early_stopping": "stopped early: the monitored metric stopped improving",
-    "stopped": "stopped by a user (stop-and-keep) after the last complete batch",
-}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the card says of the model's data, from its record."""
+
+    dataset: str  # a built-in's name or an uploaded dataset's id
+    info: DatasetInfo | None  # a built-in's
+    table: TablePreprocessing | None  # a table model's preprocessing
+    task: str  # the model's
+    classes: tuple[str, ...]
+    input_size: int
+
+    @property
+    def kind(self) -> str:
+        return "table" if self.table is not None else self.info.kind
+
+
+def facts(record) -> Facts:
+    dataset = record["dataset"]
+    info = DATASETS.get(dataset)
+    table = (TablePreprocessing.from_dict(record["preprocessing"])
+             if record.get("preprocessing") else None)
+    model = record["spec"]["model"]
+    task = record.get("task") or model.get("task") or DEFAULT_TASK
+    classes = ((table.classes or []) if table is not None else list(info.classes))
+    return Facts(dataset, info, table, task, tuple(classes) if task == CLASSIFICATION else (),
+                 model.get("input_size") or info.input_size)
 
 
 def confused_pairs(matrix, limit=CONFUSED_PAIRS):
@@ -57,19 +88,42 @@ def _number(value, digits=4):
     return "n/a" if value is None else f"{value:.{digits}g}"
 
 
-def _data(record, info):
+def _dataset_line(record, about):
+    if about.info is None:  # an uploaded table
+        return (f"- Dataset: `{record.get('dataset_name') or about.dataset}`, an uploaded table "
+                f"(id `{about.dataset}`); file SHA-256 `{record.get('dataset_sha256') or 'unknown'}`")
+    description = (DATASET_DESCRIPTIONS.get(about.dataset) or about.info.source
+                   or f"a truth table of {about.info.input_size} inputs")
+    line = f"- Dataset: `{about.dataset}` (built in) — {description}"
+    if about.info.licence:
+        line += f"; licence: {about.info.licence}"
+    if about.info.sha256:
+        line += "; files (SHA-256): " + ", ".join(
+            f"{file} `{digest}`" for file, digest in sorted(about.info.sha256.items()))
+    return line
+
+
+def _data(record, about):
     training = record["spec"]["training"]
-    lines = ["## Data", "", f"- Dataset: `{record['dataset']}` — "
-             + DATASET_DESCRIPTIONS.get(record["dataset"], f"a truth table of {info.input_size} inputs")]
-    if info.kind == "image":
+    lines = ["## Data", "", _dataset_line(record, about)]
+    if about.kind == "image":
         lines.append("- Inputs: 784 pixel intensities scaled to 0..1. Uploaded images are made "
                      "to look like MNIST first: greyscale, inverted if the background is light, "
                      "cropped, scaled into 20×20 and centred in 28×28.")
     split = training.get("validation_split") or 0
     lines.append(f"- Validation: the last {split:.0%} of the training set was held out"
                  if split else "- Validation: none (no validation split)")
-    lines.append(f"- Classes ({info.num_classes}): " + ", ".join(info.classes))
+    if about.task == CLASSIFICATION:
+        lines.append(f"- Classes ({len(about.classes)}): " + ", ".join(about.classes))
+    else:
+        lines.append(f"- Target: {_target(about)}, a number (regression)")
+    if about.table is not None:
+        lines += card_tables.row_section(about.table)
     return lines
+
+
+def _target(about):
+    return f"`{about.table.target.name}`" if about.table is not None else "the class index"
 
 
 def _architecture(record, input_size):
@@ -87,7 +141,16 @@ def _architecture(record, input_size):
     return lines + _table(("layer", "shape", "activation", "dropout", "parameters"), rows)
 
 
-def _training(record, stop_reason):
+def _epoch_figures(entry, prefix, task):
+    """'loss 0.1, accuracy 97.00%' (or rmse, r2) of one epoch's entry, `prefix` "" or "val_"."""
+    loss = _number(entry.get(prefix + "loss"))
+    if task == CLASSIFICATION:
+        return f"loss {loss}, accuracy {_percent(entry.get(prefix + 'accuracy'))}"
+    return (f"loss {loss}, RMSE {_number(entry.get(prefix + 'rmse'))}, "
+            f"R² {_number(entry.get(prefix + 'r2'), 3)}")
+
+
+def _training(record, stop_reason, task):
     training, metrics = record["spec"]["training"], record.get("metrics") or []
     optimizer = dict(training["optimizer"])
     name = optimizer.pop("name")
@@ -105,18 +168,25 @@ def _training(record, stop_reason):
                      + (", best weights restored" if stopping.get("restore_best_weights") else ""))
     if metrics:
         last = metrics[-1]
-        lines.append(f"- Last epoch: loss {_number(last.get('loss'))}, accuracy "
-                     f"{_percent(last.get('accuracy'))}"
-                     + (f"; validation loss {_number(last['val_loss'])}, accuracy "
-                        f"{_percent(last.get('val_accuracy'))}" if last.get("val_loss") is not None
-                        else ""))
+        lines.append(f"- Last epoch: {_epoch_figures(last, '', task)}"
+                     + (f"; validation {_epoch_figures(last, 'val_', task)}"
+                        if last.get("val_loss") is not None else ""))
     return lines
 
 
-def _evaluation(record, classes, mistakes_url):
+def _evaluation(record, about, mistakes_url):
     evaluation = record.get("evaluation")
     if not evaluation:
         return ["## Evaluation", "", "No test-set evaluation was saved with this model."]
+    if about.task != CLASSIFICATION:
+        return ["## Evaluation (test split)", "",
+                f"- RMSE {_number(evaluation.get('rmse'))} and MAE "
+                f"{_number(evaluation.get('mae'))}, in {_target(about)}'s own units; R² "
+                f"{_number(evaluation.get('r2'), 3)} (1 predicts every row exactly, 0 is no "
+                f"better than always answering the test rows' mean); loss "
+                f"{_number(evaluation.get('loss'))} on the standardised target",
+                f"- The largest errors: `GET {mistakes_url}`"]
+    classes = about.classes
     matrix = np.asarray(evaluation["confusion_matrix"])
     support = matrix.sum(axis=1)
     n, accuracy = int(support.sum()), evaluation["accuracy"]
@@ -139,33 +209,41 @@ def _evaluation(record, classes, mistakes_url):
     return lines
 
 
-def _limitations(record, info, stop_reason):
+def _limitations(record, about, stop_reason):
     lines = ["## Limitations", ""]
-    if info.kind == "image":
-        lines += [f"- It only knows the {info.num_classes} classes of {record['dataset']}: any "
+    if about.kind == "image":
+        lines += [f"- It only knows the {len(about.classes)} classes of {record['dataset']}: any "
                   "input, even a letter or a photo, gets one of them, often confidently.",
                   "- A dense network sees pixels, not shapes: digits drawn off-centre, rotated, "
                   "thick or thin beyond what the dataset holds are misread more often.",
                   "- The test accuracy holds for inputs like the test split (same source, same "
                   "preprocessing), not for data from elsewhere."]
+    elif about.kind == "table":
+        lines += ["- It learned from the rows of its dataset only: its test figures hold for rows "
+                  "like them (same columns, values in the same ranges); a value far outside the "
+                  "training range is an extrapolation, answered without a warning.",
+                  "- A category value that the training split did not hold is refused, not guessed."]
     else:
         lines.append("- A truth table has no held-out data: the test split is the training set, "
                      "so the accuracy says it learned the table, not that it generalises.")
     evaluation = record.get("evaluation")
-    if evaluation:
+    if evaluation and about.task == CLASSIFICATION:
         weakest = int(np.argmin(evaluation["recall"]))
-        lines.append(f"- Weakest class: {info.classes[weakest]} (recall "
+        lines.append(f"- Weakest class: {about.classes[weakest]} (recall "
                      f"{_percent(evaluation['recall'][weakest])}).")
-    if stop_reason == "stopped":
+    elif evaluation:
+        lines.append(f"- A prediction is off by {_number(evaluation.get('mae'))} on average "
+                     f"(MAE, in {_target(about)}'s units), more for unusual rows.")
+    if stop_reason == STOPPED:
         lines.append("- Training was stopped by hand before its planned end.")
     if not record["spec"]["training"].get("validation_split"):
         lines.append("- No validation split: nothing watched for overfitting during training.")
     return lines
 
 
-def _how_to_call(base_url, model_id, info):
+def _how_to_call(base_url, model_id, about):
     lines = ["## How to call it", "", "```bash"]
-    if info.kind == "image":
+    if about.kind == "image":
         lines += [f"curl -s -F image=@digit.png {base_url}/v1/models/{model_id}/predict",
                   "python3 -c 'import json; print(json.dumps({\"inputs\": [[0.0] * 784]}))' |",
                   f"  curl -s {base_url}/v1/models/{model_id}/predict "
@@ -180,21 +258,35 @@ def _how_to_call(base_url, model_id, info):
     return lines
 
 
-def build_card(record, *, base_url, stop_reason=None):
-    """The card as Markdown text; `base_url` (e.g. http://host:8000) goes into the examples."""
-    info = DATASETS[record["dataset"]]
+def _task_line(record, about):
+    if about.kind != "table":
+        return (f"- Task: classify {about.kind} inputs of `{record['dataset']}` into "
+                f"{len(about.classes)} classes")
+    name = record.get("dataset_name") or about.dataset
+    if about.task == CLASSIFICATION:
+        return f"- Task: classification — sort rows of `{name}` into {len(about.classes)} classes"
+    return f"- Task: regression — predict {_target(about)}, a number, from rows of `{name}`"
+
+
+def build_card(record, *, base_url, stop_reason=None, example_row=None):
+    """The card as Markdown text; `base_url` (e.g. http://host:8000) goes into the examples.
+    A table model's example row is `example_row`, else a real row of its dataset."""
+    about = facts(record)
     model_id = record["id"]
     stop_reason = record.get("stop_reason") or stop_reason
     if stop_reason is None and len(record.get("metrics") or []) == record["spec"]["training"]["epochs"]:
-        stop_reason = "completed"  # saved before stop reasons were recorded: every epoch ran
+        stop_reason = COMPLETED  # saved before stop reasons were recorded: every epoch ran
     header = [f"# Model card: {record.get('name') or model_id}", "",
               f"- Model id: `{model_id}`" + (f", trained by job `{record['job_id']}`"
                                              if record.get("job_id") else ""),
-              f"- Saved: {record.get('created_at') or 'unknown'}",
-              f"- Task: classify {info.kind} inputs of `{record['dataset']}` into "
-              f"{info.num_classes} classes"]
-    sections = [header, _data(record, info), _architecture(record, info.input_size),
-                _training(record, stop_reason),
-                _evaluation(record, info.classes, f"/v1/models/{model_id}/mistakes"),
-                _limitations(record, info, stop_reason), _how_to_call(base_url, model_id, info)]
+              f"- Saved: {record.get('created_at') or 'unknown'}", _task_line(record, about)]
+    if about.table is not None:
+        row = example_row or card_tables.example_row(record, about.table)
+        calling = card_tables.how_to_call(base_url, model_id, about.table, row)
+    else:
+        calling = _how_to_call(base_url, model_id, about)
+    sections = [header, _data(record, about), _architecture(record, about.input_size),
+                _training(record, stop_reason, about.task),
+                _evaluation(record, about, f"/v1/models/{model_id}/mistakes"),
+                _limitations(record, about, stop_reason), calling]
     return "\n".join("\n".join(section) + "\n" for section in sections)

@@ -8,15 +8,22 @@ diagnostics when the runs recorded them. Rows are sorted best first by the mean.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 
-from worker.store.jobs import TERMINAL_STATUSES
+from engine.activations import DYING_ACTIVATIONS
+from engine.evaluation import HISTORY_METRICS, VALIDATION_PREFIX
+from worker.store.jobs import STATUSES, TERMINAL_STATUSES
+from worker.store.spreadsheet import csv_text
 
-METRIC_GOALS = {"accuracy": "max", "val_accuracy": "max", "loss": "min", "val_loss": "min"}
-RELU_FAMILY = ("relu", "leaky_relu")  # the activations whose units can die
+
+def _listed_first(name):
+    # metrics that improve upward first (a sweep compares accuracy by default), each on the
+    # training rows before the held-out ones
+    return HISTORY_METRICS[name] != "max", name.startswith(VALIDATION_PREFIX)
+
+
+METRIC_GOALS = {name: HISTORY_METRICS[name] for name in sorted(HISTORY_METRICS, key=_listed_first)}
 
 
 def best_epoch(metrics: list[dict], name: str, goal: str) -> tuple[float | None, int | None]:
@@ -37,7 +44,8 @@ def _run_health(job: dict) -> dict:
         entry.get("loss") is not None and not math.isfinite(entry["loss"]) for entry in metrics)
     layers = (metrics[-1].get("layers") if metrics else None) or []
     dead = [layer["dead_fraction"] for layer in layers
-            if layer.get("activation") in RELU_FAMILY and layer.get("dead_fraction") is not None]
+            if layer.get("activation") in DYING_ACTIVATIONS
+            and layer.get("dead_fraction") is not None]
     norms = [layer.get("grad_norm") for layer in layers]
     ratio = None
     if len(norms) >= 2 and None not in (norms[0], norms[-1]) and norms[-1] > 0:
@@ -90,7 +98,7 @@ def results(sweep: dict, jobs: dict[str, dict | None]) -> list[dict]:
 
 def state(sweep: dict, jobs: dict[str, dict | None]) -> tuple[str, dict]:
     """(status, progress) of a sweep from its runs' statuses."""
-    counts = {status: 0 for status in ("queued", "running", "succeeded", "failed", "cancelled")}
+    counts = dict.fromkeys(STATUSES, 0)
     for run in sweep["runs"]:
         job = jobs.get(run["job_id"])
         counts[job["status"] if job else "failed"] += 1
@@ -108,25 +116,25 @@ def state(sweep: dict, jobs: dict[str, dict | None]) -> tuple[str, dict]:
 
 def to_csv(rows: list[dict], metric: str) -> str:
     """The table as CSV: rank, one column per parameter, mean, std, then per seed value and
-    best epoch, then the health columns."""
+    best epoch, then the health columns (text cells made safe for spreadsheets)."""
     paths = list(rows[0]["config"]) if rows else []
     seeds = [cell["seed"] for cell in rows[0]["runs"]] if rows else []
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["rank", *paths, f"{metric}_mean", f"{metric}_std",
-                     *(column for seed in seeds for column in (f"seed{seed}_{metric}",
-                                                               f"seed{seed}_best_epoch")),
-                     "diverged", "dead_relu", "grad_norm_ratio"])
-    for row in rows:
-        cells = {cell["seed"]: cell for cell in row["runs"]}
-        writer.writerow([row["rank"], *(row["config"][path] for path in paths),
-                         _blank(row["mean"]), _blank(row["std"]),
-                         *(value for seed in seeds for value in (
-                             _blank(cells.get(seed, {}).get("value")),
-                             _blank(cells.get(seed, {}).get("best_epoch")))),
-                         row["health"]["diverged"], _blank(row["health"]["dead_relu"]),
-                         _blank(row["health"]["grad_norm_ratio"])])
-    return out.getvalue()
+    header = ["rank", *paths, f"{metric}_mean", f"{metric}_std",
+              *(column for seed in seeds for column in (f"seed{seed}_{metric}",
+                                                        f"seed{seed}_best_epoch")),
+              "diverged", "dead_relu", "grad_norm_ratio"]
+    return csv_text(header, (_csv_row(row, paths, seeds) for row in rows))
+
+
+def _csv_row(row: dict, paths: list[str], seeds: list) -> list:
+    cells = {cell["seed"]: cell for cell in row["runs"]}
+    return [row["rank"], *(row["config"][path] for path in paths),
+            _blank(row["mean"]), _blank(row["std"]),
+            *(value for seed in seeds for value in (
+                _blank(cells.get(seed, {}).get("value")),
+                _blank(cells.get(seed, {}).get("best_epoch")))),
+            row["health"]["diverged"], _blank(row["health"]["dead_relu"]),
+            _blank(row["health"]["grad_norm_ratio"])]
 
 
 def _blank(value):

@@ -15,6 +15,9 @@ from api.core.errors import flatten_messages
 from api.specs.schemas import NAME_MAX_LENGTH, JobCreateSchema
 from api.sweeps.results import METRIC_GOALS
 from api.sweeps.space import SpaceError, apply, expand, lookup, parse_path
+from engine.evaluation import GOALS, VALIDATION_PREFIX
+from engine.tasks import TASKS
+from worker.store.jobs import STATUSES
 
 METHODS = ("grid", "random")
 MAX_PARAMETERS, MAX_VALUES, MAX_SEEDS = 8, 100, 10
@@ -48,7 +51,7 @@ class ParameterSchema(ma.Schema):
 
 class MetricSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.OneOf(list(METRIC_GOALS)))
-    goal = ma.fields.String(validate=ma.validate.OneOf(["max", "min"]), metadata={
+    goal = ma.fields.String(validate=ma.validate.OneOf(GOALS), metadata={
         "description": "default: max for accuracies, min for losses"})
 
 
@@ -68,7 +71,9 @@ class SweepCreateSchema(ma.Schema):
     seeds = ma.fields.List(ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**32 - 1)),
                            load_default=lambda: [0],
                            validate=ma.validate.Length(min=1, max=MAX_SEEDS))
-    metric = ma.fields.Nested(MetricSchema)
+    metric = ma.fields.Nested(MetricSchema, metadata={
+        "description": "what to compare; default: the task's first metric (accuracy, or rmse for "
+                       "regression), on the validation rows (val_) when the base holds some out"})
     random_seed = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0),
                                     metadata={"description": "seeds random search's draws"})
     resume = ma.fields.Boolean(load_default=False, metadata={
@@ -142,9 +147,11 @@ def _max_runs(asked):
 
 
 def _metric(metric, base):
-    metric = dict(metric or {"name": "val_accuracy"
-                             if base["spec"]["training"].get("validation_split") else "accuracy"})
-    if metric["name"].startswith("val_") and not base["spec"]["training"].get("validation_split"):
+    held_out = base["spec"]["training"].get("validation_split")
+    # By default the task's first metric (accuracy; rmse for regression), on held-out rows if any.
+    first = TASKS[base["spec"]["model"]["task"]].metrics[0]
+    metric = dict(metric or {"name": (VALIDATION_PREFIX if held_out else "") + first})
+    if metric["name"].startswith(VALIDATION_PREFIX) and not held_out:
         raise ma.ValidationError({"metric.name": [
             f"{metric['name']} needs validation data: set base.training.validation_split > 0"]})
     metric.setdefault("goal", METRIC_GOALS[metric["name"]])
@@ -206,15 +213,10 @@ class SweepRowSchema(ma.Schema):
     health = ma.fields.Nested(SweepHealthSchema)
 
 
-class SweepProgressSchema(ma.Schema):
-    runs = ma.fields.Integer()
-    finished = ma.fields.Integer()
-    queued = ma.fields.Integer()
-    running = ma.fields.Integer()
-    succeeded = ma.fields.Integer()
-    failed = ma.fields.Integer()
-    cancelled = ma.fields.Integer()
-    fraction = ma.fields.Float()
+SweepProgressSchema = ma.Schema.from_dict({  # how many runs in all, finished, and in each status
+    "runs": ma.fields.Integer(), "finished": ma.fields.Integer(),
+    **{status: ma.fields.Integer() for status in STATUSES}, "fraction": ma.fields.Float(),
+}, name="SweepProgressSchema")
 
 
 class SweepSchema(ma.Schema):
@@ -223,14 +225,15 @@ class SweepSchema(ma.Schema):
     id = ma.fields.String()
     name = ma.fields.String()
     owner = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={"enum": ["queued", "running", "succeeded", "failed",
-                                                 "cancelled"]})
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
     created_at = ma.fields.String()
     cancel_requested = ma.fields.Boolean()
     method = ma.fields.String()
     parameters = ma.fields.Dict()
     seeds = ma.fields.List(ma.fields.Integer())
-    metric = ma.fields.Nested(MetricSchema)
+    metric = ma.fields.Nested(MetricSchema, metadata={
+        "description": "what to compare; default: the task's first metric (accuracy, or rmse for "
+                       "regression), on the validation rows (val_) when the base holds some out"})
     progress = ma.fields.Nested(SweepProgressSchema)
     results = ma.fields.List(ma.fields.Nested(SweepRowSchema))
     jobs = ma.fields.List(ma.fields.String(), metadata={"description": "the runs' job ids"})

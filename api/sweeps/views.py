@@ -5,25 +5,19 @@ concurrency; a sweep adds a record naming its runs. Its status, progress and res
 table are derived from the runs' job records when read (api/sweeps/results.py).
 """
 
-import logging
-
 from flask import Response, url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
 from api.core.auth import active_jobs_limit, too_many_active_jobs
 from api.core.blueprint import Blueprint
-from api.core.ownership import current_owner, owner_filter, visible
+from api.core.ownership import current_owner, found_or_404, owner_filter, visible
 from api.core.services import services
-from api.jobs.views import MAX_OFFSET
+from api.jobs.views import MAX_OFFSET, enqueue
 from api.plans.views import make_plan
 from api.sweeps.results import results, state, to_csv
 from api.sweeps.schemas import SweepArgsSchema, SweepCreateSchema, SweepSchema
 from api.sweeps.store import SweepStore, run_digest
-from worker.store.celery_app import enqueue_training
 from worker.store.jobs import ActiveJobLimit, JobStateError
-
-logger = logging.getLogger(__name__)
 
 blp = Blueprint(
     "sweeps", __name__, url_prefix="/v1/sweeps",
@@ -52,10 +46,7 @@ def sweep_store():
 
 
 def find_sweep(sweep_id):
-    sweep = sweep_store().get(sweep_id)
-    if sweep is None or not visible(sweep):
-        abort(404, message=f"no sweep '{sweep_id}' (or it belongs to another key)")
-    return sweep
+    return found_or_404(sweep_store().get(sweep_id), "sweep", sweep_id)
 
 
 def describe(sweep):
@@ -112,9 +103,9 @@ class Sweeps(MethodView):
                     run.update(job_id=reused[run["digest"]], reused=True)
                 else:
                     run.update(job_id=jobs.create(
-                        name=run["name"], dataset=run["dataset"], spec=run["spec"], owner=owner,
-                        max_active=limit, sweep_id=sweep_id,
-                        plan=make_plan(run["dataset"], run["spec"]))["id"], reused=False)
+                        name=run["name"], spec=run["spec"], **run["data"].job_fields(),
+                        owner=owner, max_active=limit, sweep_id=sweep_id,
+                        plan=make_plan(run["data"], run["spec"]))["id"], reused=False)
         except ActiveJobLimit as error:  # a simultaneous submission took the room: all or nothing
             for run in fresh:
                 if "job_id" in run:
@@ -123,8 +114,8 @@ class Sweeps(MethodView):
         record = store.create(sweep_id, name=sweep["name"], owner=owner, body=sweep, runs=[
             {key: run[key] for key in ("index", "config_index", "config", "seed", "job_id",
                                        "digest", "reused")} for run in runs])
-        for run in fresh:
-            _enqueue(run["job_id"])
+        for run in fresh:  # a run the queue cannot take fails; the others still run
+            enqueue(run["job_id"], what="sweep run")
         return describe(record), 202, {"Location": url_for("sweeps.SweepById", sweep_id=sweep_id)}
 
 
@@ -134,16 +125,6 @@ def _reusable(runs, owner):
     records = services().jobs.get_many(list(known.values()))
     done = {job["id"] for job in records if job and job["status"] == "succeeded" and visible(job)}
     return {digest: job_id for digest, job_id in known.items() if job_id in done}
-
-
-def _enqueue(job_id):
-    try:
-        enqueue_training(services().celery, job_id)
-    except Exception as error:  # the broker is down: fail the run rather than leave it queued
-        logger.warning("could not enqueue sweep run %s: %s", job_id, error,
-                       extra={"job_id": job_id})
-        services().jobs.finish(job_id, "failed", error={
-            "type": "enqueue_failed", "message": "the job queue was unreachable"})
 
 
 @blp.route("/<id:sweep_id>")

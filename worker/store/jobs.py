@@ -21,6 +21,8 @@ from itertools import chain
 
 import redis
 
+from engine.stopping import STOP_REASONS as FIT_STOP_REASONS
+from engine.tasks import DEFAULT_TASK
 from worker.store import job_scripts
 from worker.store.ids import is_valid_id, new_id, validate_id
 from worker.store.job_scripts import STATUSES, TERMINAL_STATUSES
@@ -36,8 +38,13 @@ _WORKER_SPEEDS = PREFIX + "workers:speed"  # hash: worker name -> its measured s
 # What a user asked of a running job, as the worker learns it from its progress writes.
 CANCEL, STOP = "cancel", "stop"
 _REQUESTS = {1: CANCEL, 2: STOP}
-# A job that did not succeed ended for the reason its status names.
-_UNSUCCESSFUL = ("failed", "cancelled")
+# A job that did not succeed ended for the reason its status names; a succeeded one for the
+# reason its fit gave (engine.stopping). Each with the sentence a reader of its record is shown.
+_UNSUCCESSFUL = {
+    "failed": "failed before it finished: nothing was kept",
+    "cancelled": "cancelled by a user: nothing was kept",
+}
+STOP_REASONS = {**FIT_STOP_REASONS, **_UNSUCCESSFUL}
 _STREAM_ID = re.compile(r"\d+(-\d+)?")
 
 
@@ -133,8 +140,11 @@ class JobStore:
     # --- records -------------------------------------------------------------------------
 
     def create(self, *, name: str, dataset: str, spec: dict, owner: str | None = None,
-               max_active: int = 0, sweep_id: str | None = None, plan: dict | None = None) -> dict:
+               max_active: int = 0, sweep_id: str | None = None, plan: dict | None = None,
+               dataset_name: str | None = None, dataset_sha256: str | None = None) -> dict:
         """Store a new `queued` job; `spec` is {"model": ..., "training": ...}, already validated.
+        `dataset` is a built-in's name or an uploaded dataset's id (worker.store.training_data),
+        `dataset_name` and `dataset_sha256` what a person reads of it (default: `dataset`).
 
         With an `owner` and `max_active` > 0, raises ActiveJobLimit instead when that owner
         already has `max_active` queued or running jobs; counting and creating are one atomic
@@ -147,7 +157,8 @@ class JobStore:
         fields = {"id": job_id, "name": name, "owner": owner or "", "dataset": dataset,
                   "status": "queued", "spec": _dumps(spec), "progress": _dumps(progress),
                   "created_at": now, "cancel_requested": "0", "attempts": 0,
-                  "sweep_id": sweep_id or "", "plan": _dumps(plan) if plan else ""}
+                  "sweep_id": sweep_id or "", "plan": _dumps(plan) if plan else "",
+                  "dataset_name": dataset_name or "", "dataset_sha256": dataset_sha256 or ""}
         keys = [_job_key(job_id), _job_key(job_id) + ":events", _ALL_JOBS, _status_key("queued"),
                 _status_key("running"), _owner_key(owner or ""), _JOB_COUNTER]
         args = [max(int(max_active), 0), EVENTS_MAXLEN, _dumps({"status": "queued"}), job_id,
@@ -206,6 +217,8 @@ class JobStore:
             return None
         job = {"id": fields["id"], "name": fields["name"], "owner": fields["owner"] or None,
                "status": fields["status"], "dataset": fields["dataset"],
+               "dataset_name": fields.get("dataset_name") or fields["dataset"],
+               "dataset_sha256": fields.get("dataset_sha256") or None,
                "model_id": fields.get("model_id") or None,
                "sweep_id": fields.get("sweep_id") or None,
                "metrics": [json.loads(entry) for entry in metrics],
@@ -218,6 +231,7 @@ class JobStore:
                "attempts": int(fields.get("attempts", 0))}
         for name in _JSON_FIELDS:
             job[name] = json.loads(fields[name]) if fields.get(name) else None
+        job["task"] = ((job["spec"] or {}).get("model") or {}).get("task", DEFAULT_TASK)
         return job
 
     # --- status changes ------------------------------------------------------------------
@@ -265,9 +279,8 @@ class JobStore:
         if `lease_token` is given and that lease is not alive and ours: a worker ends only the
         `running` attempt it holds (a queued job is the sweeper's requeue, another attempt's to
         run). Without a token (the API failing a job it could not enqueue) queued may end too.
-        A succeeded job says why training ended:
-        `stop_reason` completed | early_stopping | stopped (a failed or cancelled job's reason
-        is its status)."""
+        A succeeded job says why training ended: `stop_reason`, one of engine.stopping's
+        STOP_REASONS (a failed or cancelled job's reason is its status)."""
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish status must be one of {sorted(TERMINAL_STATUSES)}")
         now = utc_now()

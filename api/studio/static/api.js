@@ -2,7 +2,6 @@
 // images behind the key, and Server-Sent Events read with fetch (so the key is sent).
 
 const KEY_STORAGE = "mlpq.api-key"; // sessionStorage: kept for this browser session only
-export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 const RECONNECT_MS = 2000;
 
 export function apiKey() {
@@ -93,6 +92,13 @@ export async function schema(name) {
   return document.components.schemas[name];
 }
 
+let terminalStatuses;
+/** The statuses a job ends in and never leaves, as a Set: the API declares them (Job.status's x-terminal). */
+export function terminal() {
+  terminalStatuses = terminalStatuses || schema("Job").then((job) => new Set(job.properties.status["x-terminal"]));
+  return terminalStatuses;
+}
+
 /** Every item of a paginated list, newest first (at most `limit`). */
 export async function list(path, query = {}, limit = 100) {
   return get(path, { page_size: limit, ...query });
@@ -123,6 +129,7 @@ const pause = (ms, signal) => new Promise((resolve) => {
  * is resumed with Last-Event-ID, so no event is seen twice or missed.
  */
 export async function followEvents(path, { signal, onEvent }) {
+  const finished = await terminal();
   let lastId = null;
   while (!signal.aborted) {
     let response;
@@ -150,7 +157,7 @@ export async function followEvents(path, { signal, onEvent }) {
           if (event.data === undefined) continue;
           const data = JSON.parse(event.data);
           onEvent(event.name, data);
-          if (event.name === "status" && TERMINAL.has(data.status)) {
+          if (event.name === "status" && finished.has(data.status)) {
             reader.cancel().catch(() => {});
             return;
           }

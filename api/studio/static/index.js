@@ -1,11 +1,12 @@
 // Runs (/): jobs with live progress and models; pick jobs to compare.
 
-import { TERMINAL, followEvents, list } from "./api.js";
+import { followEvents, list, terminal } from "./api.js";
 import { $, el, initKeyForm, jobLink, modelLink, notice, percent, report, table } from "./dom.js";
 
 const REFRESH_MS = 10000; // jobs submitted elsewhere; running ones also follow their streams
 const MAX_STREAMS = 4; // each open stream holds a server thread
 const streams = new Map(); // job id -> AbortController
+let finalStatuses = new Set(); // the statuses a job ends in, from the API on the first refresh
 
 function selected() {
   return [...document.querySelectorAll("input[name=compare]:checked")].map((box) => box.value);
@@ -40,14 +41,15 @@ function follow(job) {
     onEvent: (name, data) => {
       const cell = $(`progress-${job.id}`);
       if (name === "progress" && cell) cell.replaceWith(progressCell({ ...job, progress: data }));
-      if (name === "status" && TERMINAL.has(data.status)) refresh();
+      if (name === "status" && finalStatuses.has(data.status)) refresh();
     },
   }).catch(() => {}).finally(() => streams.delete(job.id));
 }
 
 async function refresh() {
   try {
-    const [jobs, models] = await Promise.all([list("/v1/jobs", {}, 50), list("/v1/models", {}, 50)]);
+    const [jobs, models, statuses] = await Promise.all([list("/v1/jobs", {}, 50), list("/v1/models", {}, 50), terminal()]);
+    finalStatuses = statuses;
     const ticked = new Set(selected());
     $("jobs").replaceChildren(jobs.length
       ? table(["compare", "name", "dataset", "status", "progress", "accuracy", "val. accuracy", ""], jobRows(jobs))
@@ -59,7 +61,7 @@ async function refresh() {
         modelLink(model), model.dataset, percent(model.evaluation && model.evaluation.accuracy),
         model.status, (model.created_at || "").replace("T", " ").slice(0, 19)]))
       : el("p", { class: "muted" }, "No models yet."));
-    for (const job of jobs) if (!TERMINAL.has(job.status)) follow(job);
+    for (const job of jobs) if (!finalStatuses.has(job.status)) follow(job);
     notice("");
   } catch (error) {
     report(error);

@@ -1,7 +1,7 @@
 // Job (/job?id=…): live curves over the event stream, per-layer health, progress with ETA,
 // cancel, drawing against the job's latest weights while it trains, the spec.
 
-import { TERMINAL, followEvents, get, list, post } from "./api.js";
+import { followEvents, get, list, post, terminal } from "./api.js";
 import { drawHealth, drawHistory, drawProbabilities } from "./charts.js";
 import { $, duration, el, initKeyForm, notice, number, percent, query, report, table, warningList } from "./dom.js";
 import { DrawingPad } from "./draw.js";
@@ -9,6 +9,7 @@ import { DrawingPad } from "./draw.js";
 const jobId = query().get("id");
 let job = null;
 let stream = null;
+let finalStatuses = new Set(); // the statuses a job ends in, from the API before the first render
 
 function showProgress() {
   const progress = job.progress || {};
@@ -16,19 +17,19 @@ function showProgress() {
   $("progress").value = done ? 1 : progress.fraction || 0;
   const parts = [`${job.status}`];
   if (progress.epochs) parts.push(`epoch ${progress.epoch} of ${progress.epochs}`);
-  if (progress.batches && !TERMINAL.has(job.status)) parts.push(`batch ${progress.batch} of ${progress.batches}`);
-  if (!TERMINAL.has(job.status) && progress.eta_seconds !== null && progress.eta_seconds !== undefined) {
+  if (progress.batches && !finalStatuses.has(job.status)) parts.push(`batch ${progress.batch} of ${progress.batches}`);
+  if (!finalStatuses.has(job.status) && progress.eta_seconds !== null && progress.eta_seconds !== undefined) {
     parts.push(`about ${duration(progress.eta_seconds)} left`);
   }
   if (job.stop_reason) parts.push(`stop reason: ${job.stop_reason}`);
   if (job.error) parts.push(`error: ${job.error.message}`);
   $("progress-text").textContent = parts.join(" · ");
-  $("cancel").hidden = TERMINAL.has(job.status);
+  $("cancel").hidden = finalStatuses.has(job.status);
   $("cancel").disabled = Boolean(job.cancel_requested || job.stop_requested);
   // Stop-and-keep ends a running job after its current batch and saves what it learned.
   $("stop").hidden = job.status !== "running";
   $("stop").disabled = Boolean(job.cancel_requested || job.stop_requested);
-  if (job.stop_requested && !TERMINAL.has(job.status)) $("stop").textContent = "Stopping after this batch…";
+  if (job.stop_requested && !finalStatuses.has(job.status)) $("stop").textContent = "Stopping after this batch…";
 }
 
 function showSummary() {
@@ -92,7 +93,7 @@ function onEvent(name, data) {
     }
   } else if (name === "status") {
     Object.assign(job, data);
-    if (TERMINAL.has(data.status)) load(); // the final record: model id, error, evaluation
+    if (finalStatuses.has(data.status)) load(); // the final record: model id, error, evaluation
     else { showSummary(); showProgress(); }
   }
 }
@@ -141,10 +142,10 @@ async function load() {
     return;
   }
   try {
-    job = await get(`/v1/jobs/${jobId}`);
+    [job, finalStatuses] = await Promise.all([get(`/v1/jobs/${jobId}`), terminal()]);
     render();
     await offerDrawing();
-    if (!TERMINAL.has(job.status) && !stream) {
+    if (!finalStatuses.has(job.status) && !stream) {
       stream = new AbortController();
       followEvents(`/v1/jobs/${jobId}/events`, { signal: stream.signal, onEvent })
         .catch(report).finally(() => { stream = null; });
