@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from engine import data_advice
+from engine.activations import ACTIVATIONS, SATURATING_ACTIVATIONS
 from engine.spec import count_parameters
+from engine.tasks import DEFAULT_TASK, TASKS
 
-SATURATING = ("sigmoid", "tanh")
-RELU_FAMILY = ("relu", "leaky_relu")
 # Nielsen (ch. 5) shows the gradient shrinking by ~4x per sigmoid layer: three saturating hidden
 # layers already leave the first learning tens of times slower than the last.
 DEEP_SATURATING_LAYERS = 3
@@ -41,21 +42,31 @@ ADAM_LEARNING_RATE_LIMIT = 0.05
 class Setup:
     """What the rules look at: the model spec, the training config, and the data's shape.
 
-    `samples` is the number of training samples per epoch (None when unknown)."""
+    `samples` is the number of training samples per epoch (None when unknown);
+    `dataset_task` the dataset's own task (classification or regression), when known; `data`
+    a table's training-data profile (`engine.data_advice.profile`), when known."""
 
     model: Mapping
     training: Mapping
     input_size: int
     samples: int | None = None
     dataset: str | None = None
+    dataset_task: str | None = None
+    data: Mapping | None = None
 
     @property
     def layers(self) -> list:
         return list(self.model.get("layers", []))
 
     @property
+    def task(self) -> str | None:
+        """The spec's task (its default when left out), or None when it names no task."""
+        task = self.model.get("task", DEFAULT_TASK)
+        return task if isinstance(task, str) and task in TASKS else None
+
+    @property
     def loss(self) -> str:
-        return self.model.get("loss", "cross_entropy")
+        return self.model.get("loss", TASKS[self.task or DEFAULT_TASK].default_loss)
 
     @property
     def optimizer(self) -> Mapping:
@@ -75,8 +86,14 @@ class Rule:
     applies: Callable[[Setup], dict | None]
 
 
+def _saturating(name) -> bool:
+    """Whether the activation `name` saturates (a raw spec may hold anything here)."""
+    return isinstance(name, str) and name in SATURATING_ACTIVATIONS
+
+
 def _deep_saturating(setup: Setup) -> dict | None:
-    hidden = [j for j, layer in enumerate(setup.layers[:-1]) if layer.get("activation") in SATURATING]
+    hidden = [j for j, layer in enumerate(setup.layers[:-1])
+              if _saturating(layer.get("activation"))]
     if len(hidden) < DEEP_SATURATING_LAYERS:
         return None
     return {"layers": hidden, "count": len(hidden), "where": _listed(hidden),
@@ -119,12 +136,34 @@ def _batch_too_large(setup: Setup) -> dict | None:
 
 def _softmax_with_mse(setup: Setup) -> dict | None:
     output = setup.layers[-1].get("activation") if setup.layers else None
-    return {} if output == "softmax" and setup.loss == "mse" else None
+    classifying = setup.task == "classification"  # regression: _bounded_regression_output
+    return {} if classifying and output == "softmax" and setup.loss == "mse" else None
 
 
 def _sigmoid_with_mse(setup: Setup) -> dict | None:
     output = setup.layers[-1].get("activation") if setup.layers else None
-    return {"output": output} if output in SATURATING and setup.loss == "mse" else None
+    classifying = setup.task == "classification"  # regression: _bounded_regression_output
+    return {"output": output} if classifying and _saturating(output) and setup.loss == "mse" else None
+
+
+def _bounded_regression_output(setup: Setup) -> dict | None:
+    """A regression output whose activation's range is not the whole number line."""
+    output = setup.layers[-1].get("activation") if setup.layers else None
+    activation = ACTIVATIONS.get(output) if isinstance(output, str) else None
+    if setup.task != "regression" or activation is None:
+        return None
+    low, high = activation.range
+    if low == -float("inf") and high == float("inf"):
+        return None
+    return {"output": output, "range": f"[{_end(low)}, {_end(high)}]"}
+
+
+def _end(bound: float) -> str:
+    return {float("inf"): "∞", -float("inf"): "-∞"}.get(bound, f"{bound:g}")
+
+
+def _classes_as_regression(setup: Setup) -> dict | None:
+    return {} if setup.task == "regression" and setup.dataset_task == "classification" else None
 
 
 def _too_many_parameters(setup: Setup) -> dict | None:
@@ -142,7 +181,7 @@ def _normal_init_saturates(setup: Setup) -> dict | None:
         return None
     sizes = [setup.input_size] + [layer.get("units") for layer in setup.layers]
     hit = [j for j, layer in enumerate(setup.layers)
-           if layer.get("activation") in SATURATING and isinstance(sizes[j], int)
+           if _saturating(layer.get("activation")) and isinstance(sizes[j], int)
            and sizes[j] >= SATURATING_FAN_IN]
     if not hit:
         return None
@@ -208,16 +247,51 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
          "slowly from the first step.",
          "Use xavier init for sigmoid/tanh layers (he for relu).",
          _normal_init_saturates),
+    Rule("regression_output_bounded", "Regression through a bounded output",
+         "A {output} output only gives values in {range}, but a regression target (standardised "
+         "for training) spreads over the whole number line, about a third of it beyond ±1: the "
+         "network can never predict a value outside {range}, however long it trains, and it "
+         "strains its last layer pushing towards the edge.",
+         "Use an identity (linear) output layer for regression: its value can be any number.",
+         _bounded_regression_output),
+    Rule("classification_data_as_regression", "Class labels trained as numbers",
+         "The dataset's target is a class, but this network is trained as regression: it learns "
+         "the class indexes as numbers, as if class 1 lay halfway between classes 0 and 2 and "
+         "a prediction of 1.4 meant something. Class indexes have no such order or distance.",
+         "Set task to classification: one softmax output unit per class, with cross_entropy.",
+         _classes_as_regression),
+    Rule("constant_columns", "Columns that never change",
+         "{count} input(s) ({names}) take one value in every training row: they carry no "
+         "information, and their weights only ever learn from the bias-like constant.",
+         "Drop those columns from the CSV, or check that the file holds what you meant.",
+         data_advice.constant_columns),
+    Rule("unscaled_columns", "Inputs on very different scales",
+         "{count} input(s) ({names}) are far from mean 0 and spread 1 ({worst}: mean {mean:.3g}, "
+         "std {std:.3g}). Such an input dominates z = W·a + b at the start and its weight's "
+         "gradient dwarfs the others', so one learning rate is too large for it and too small "
+         "for the rest.",
+         "Standardise each input ((x - mean) / std on the training rows), as CSV uploads do, "
+         "or scale pixel values to [0, 1].",
+         data_advice.unscaled_columns),
+    Rule("class_imbalance", "One class far rarer than another",
+         "The training rows hold {common_count:,} of class {common!r} but only {rare_count:,} "
+         "of {rare!r}: always answering {common!r} already scores {share:.0%}, so accuracy "
+         "says little and the rare class is learned last, if at all.",
+         "Look at per-class recall (the model card and confusion matrix), collect more "
+         "{rare!r} rows, or judge the model on the rare class's recall.",
+         data_advice.class_imbalance),
 )}
 
 
 def advise(model: Mapping, training: Mapping | None = None, *, input_size: int,
-           samples: int | None = None, dataset: str | None = None) -> list[dict]:
+           samples: int | None = None, dataset: str | None = None,
+           dataset_task: str | None = None, data: Mapping | None = None) -> list[dict]:
     """Every warning that applies: [{id, title, reason, suggestion, facts}, ...] in RULES order.
 
     `model` and `training` may be validated (defaults filled) or raw; `samples` is the number of
-    training samples per epoch."""
-    setup = Setup(model, training or {}, int(input_size), samples, dataset)
+    training samples per epoch; `dataset_task` the dataset's task (classification or
+    regression), when known; `data` a table's training-data profile (engine.data_advice)."""
+    setup = Setup(model, training or {}, int(input_size), samples, dataset, dataset_task, data)
     warnings = []
     for rule in RULES.values():
         facts = rule.applies(setup)

@@ -1,4 +1,5 @@
-"""Datasets: MNIST-format IDX files (downloaded and verified when missing) and logic gates."""
+"""Datasets: MNIST-format IDX files (downloaded and verified when missing), logic gates, and
+small built-in tables (engine/data/, read by engine.table_datasets)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import table_datasets
 from engine.storage import fsync_directory
+from engine.tables import CLASSIFICATION, TablePreprocessing
 
 DEFAULT_DATA_DIR = Path("~/.cache/mlpq/datasets")
 IMAGE_SHAPE = (28, 28)
@@ -39,21 +42,32 @@ class CorruptDatasetFile(DatasetUnavailable):
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a dataset is: input width, classes, and (for IDX datasets) where to get it."""
+    """What a dataset is: input width, classes, and where its data comes from."""
 
     name: str
     input_size: int
-    num_classes: int
+    num_classes: int  # 0 for a regression table (one output value: see output_size)
     classes: tuple[str, ...]
-    kind: str  # "image" (28x28 IDX files) or "gate" (a 4-row truth table)
+    kind: str  # "image" (28x28 IDX files), "gate" (a 4-row truth table) or "table" (engine/data)
     train_size: int = 4
     test_size: int = 4
     mirrors: tuple[str, ...] = ()
-    sha256: dict[str, str] = field(default_factory=dict)  # upstream .gz file -> SHA-256
+    sha256: dict[str, str] = field(default_factory=dict)  # data file -> SHA-256
+    task: str = CLASSIFICATION  # or "regression" (tables)
+    target: str | None = None  # tables: the label column's name
+    feature_names: tuple[str, ...] = ()  # tables: the input columns, in order
+    files: tuple[str, ...] = ()  # tables: the data files in engine/data/
+    source: str = ""  # tables: where the data comes from
+    licence: str = ""
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
         return IMAGE_SHAPE if self.kind == "image" else None
+
+    @property
+    def output_size(self) -> int:
+        """Units of the output layer: one per class, or one value for regression."""
+        return self.num_classes if self.task == CLASSIFICATION else 1
 
 
 DIGITS = tuple(str(digit) for digit in range(10))
@@ -86,6 +100,8 @@ DATASETS: dict[str, DatasetInfo] = {
             FILES["test_labels"]: "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
         }),
     **{name: DatasetInfo(name, 2, 2, ("false", "true"), "gate") for name in GATE_OUTPUTS},
+    **{name: DatasetInfo(name, len(fields["feature_names"]), len(fields["classes"]), kind="table",
+                         **fields) for name, fields in table_datasets.TABLES.items()},
 }
 
 _cache: dict[tuple[str, str], tuple] = {}
@@ -101,12 +117,16 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
 def load(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = True):
     """Return `((X_train, y_train), (X_test, y_test))`, read-only and cached per process.
 
-    X: (n, input_size) float32 in [0, 1]; y: (n,) int64. Missing IDX files are downloaded
-    (SHA-256 verified) unless `download` is False. Raises DatasetUnavailable.
+    X: (n, input_size) float32, in [0, 1] for images; y: (n,) int64 class indices, or float32
+    standardised values for a regression table. Missing IDX files are downloaded (SHA-256
+    verified) unless `download` is False. Tables come standardised with `preprocessing_for`'s
+    statistics, from a split made once with a fixed seed. Raises DatasetUnavailable.
     """
     info = dataset_info(name)
     if info.kind == "gate":
         return _gate(name)
+    if info.kind == "table":
+        return _table(info)[1]
     directory = resolve_data_dir(data_dir) / name
     key = (name, str(directory.resolve()))
     with _cache_lock:  # one load per dataset even when threads ask at once
@@ -121,6 +141,20 @@ def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise DatasetUnavailable(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     return DATASETS[name]
+
+
+def preprocessing_for(name: str) -> TablePreprocessing | None:
+    """What a built-in table's rows go through before the first layer (for the model's
+    manifest); None for the image and gate datasets."""
+    info = dataset_info(name)
+    return _table(info)[0] if info.kind == "table" else None
+
+
+def _table(info: DatasetInfo):
+    try:
+        return table_datasets.prepared(info)
+    except (OSError, table_datasets.TableFileError) as error:
+        raise CorruptDatasetFile(f"built-in table {info.name!r}: {error}") from error
 
 
 def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -148,6 +182,8 @@ def load_test(name: str, data_dir: str | os.PathLike | None = None, *, download:
     info = dataset_info(name)
     if info.kind == "gate":
         return _gate(name)[1]
+    if info.kind == "table":
+        return _table(info)[1][1]
     directory = resolve_data_dir(data_dir) / name
     if download:
         fetch(name, directory.parent)

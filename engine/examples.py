@@ -3,8 +3,8 @@
 `EXAMPLES` maps a name to {name, title, description, idea, expect, spec}: `spec` is the body
 of `POST /v1/jobs` (also what `python -m engine train` reads), set up as its tutorial does;
 `expect` says, as data, what a full run reaches: {"metric": "accuracy", "split": "test",
-"min": ..., "epochs_note": ...}, where `split` "test" is the dataset's test split (for the
-truth tables, the table itself). The service lists these at `GET /v1/examples`, and the studio
+"min": ..., "epochs_note": ...} (regression: "metric": "r2"), where `split` "test" is the
+dataset's test split (for the truth tables, the table itself). The service lists these at `GET /v1/examples`, and the studio
 and the CLI read them from there; nothing else keeps its own copy.
 """
 
@@ -23,9 +23,10 @@ def _sgd(learning_rate: float) -> dict:
 
 
 def _example(name, title, description, idea, expect, dataset, model, training):
+    metric = "r2" if model.get("task") == "regression" else "accuracy"
     return name, {
         "name": name, "title": title, "description": description, "idea": idea,
-        "expect": {"metric": "accuracy", "split": "test", **expect},
+        "expect": {"metric": metric, "split": "test", **expect},
         "spec": {"name": name, "dataset": dataset, "model": model, "training": training},
     }
 
@@ -99,6 +100,38 @@ _EXAMPLES = dict([
                     _layer(10, "softmax")], "loss": "cross_entropy", "init": "he"},
         {"optimizer": {"name": "adam", "learning_rate": 0.001}, "batch_size": 128, "epochs": 20,
          "seed": 0, "lr_schedule": {"name": "cosine", "min_learning_rate": 1e-5}}),
+    _example(
+        "iris-mlp", "Iris: a small network on a table",
+        "4-16-3: Fisher's four flower measurements, standardised, a tanh layer, softmax over the "
+        "three species, Adam.",
+        "A table's columns are numbers on different scales (centimetres here, euros or years "
+        "elsewhere): each is standardised with the training split's mean and std first, so no "
+        "column dominates z = W·x + b at the start. The model keeps those numbers and applies "
+        "them to every row it is asked about.",
+        {"min": 0.86, "epochs_note": "90% (27 of the 30 test rows) after 60 epochs with seed 0; "
+                                     "90-93% with seeds 0-7"},
+        "iris",
+        {"layers": [_layer(16, "tanh"), _layer(3, "softmax")], "loss": "cross_entropy",
+         "init": "xavier"},
+        {"optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 8, "epochs": 60,
+         "seed": 0}),
+    _example(
+        "diabetes-regression", "Diabetes: regression with early stopping",
+        "10-8-1: ten baseline measurements to disease progression a year later, a tanh layer, one "
+        "identity output, mean squared error, Adam, early stopping on the validation loss.",
+        "Regression predicts a number, so the output unit is linear (identity) and the loss is "
+        "the squared error. The target is standardised for training and turned back into its "
+        "own units for predictions and metrics (RMSE, MAE, R²). 442 rows overfit fast: early "
+        "stopping keeps the epoch with the best validation loss.",
+        {"min": 0.42, "epochs_note": "R² 0.50 on the test split with seed 0, stopping after 17 "
+                                     "epochs (0.44-0.51 with seeds 0-7); a plain linear model "
+                                     "reaches 0.52"},
+        "diabetes",
+        {"task": "regression", "layers": [_layer(8, "tanh"), _layer(1, "identity")],
+         "loss": "mse", "init": "xavier"},
+        {"optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 32, "epochs": 200,
+         "validation_split": 0.2, "seed": 0,
+         "early_stopping": {"monitor": "val_loss", "patience": 10, "restore_best_weights": True}}),
 ])
 
 EXAMPLES = MappingProxyType(_EXAMPLES)  # read-only at the top; `example()` hands out copies

@@ -6,18 +6,34 @@ pre-activation z and activation a (both (n, units)); `delta(z, a, targets, activ
 dL/dz, shape (n, units), already divided by n. Losses fused with their output activation
 (cross-entropy with softmax, log loss with sigmoid) take the loss from z with log-sum-exp, so
 no input overflows, and their delta is simply a - y.
+
+Integer labels (n,) are classes; float targets (n, units) are values to regress on, one column
+per output unit (a regression network hands its targets over in that shape). Each loss names
+the `tasks` it serves and its own `parameters` (spec field -> default), e.g. huber's threshold.
 """
 
 import numpy as np
 
 from engine.activations import ACTIVATIONS
 
+CLASSIFIES = frozenset({"classification"})  # task names: engine.tasks (which imports this)
+REGRESSES = frozenset({"regression"})
+
 
 class Loss:
-    """Base class. `output_activations`: activations allowed on the output layer."""
+    """Base class. `output_activations`: activations allowed on the output layer; `tasks`: the
+    tasks (engine.tasks) it trains; `parameters`: its model-spec fields and their defaults."""
 
     name = ""
     output_activations: frozenset[str] = frozenset()
+    tasks: frozenset[str] = CLASSIFIES
+    parameters: dict[str, float] = {}
+
+    def __init__(self, **parameters):
+        for key, default in self.parameters.items():
+            setattr(self, key, float(parameters.pop(key, default)))
+        if parameters:
+            raise TypeError(f"the {self.name} loss takes no parameter {sorted(parameters)}")
 
     def targets(self, y, units, dtype):
         raise NotImplementedError
@@ -36,6 +52,11 @@ def _paired_with(loss_name):
     """The activations that declare `loss_name` as the only loss they work with."""
     return frozenset(name for name, activation in ACTIVATIONS.items()
                      if activation.requires_loss == loss_name)
+
+
+def _values(y, units, dtype):
+    """Regression targets as (n, units) values: a (n,) vector is one output's column."""
+    return np.asarray(y, dtype=dtype).reshape(len(y), units)
 
 
 def _one_hot(y, units, dtype):
@@ -110,13 +131,17 @@ class BinaryCrossEntropy(Loss):
 class MeanSquaredError(Loss):
     """The quadratic cost of Nielsen's network.py: ½‖a - y‖² summed over output units and
     averaged over samples. y is one-hot, or the label itself for a single output unit (so a
-    `step` unit trained with SGD follows the perceptron rule exactly)."""
+    `step` unit trained with SGD follows the perceptron rule exactly), or the target values
+    (n, units) in regression."""
 
     name = "mse"
     # Any activation with a derivative of its own: every one not bound to a particular loss.
     output_activations = _paired_with(None)
+    tasks = CLASSIFIES | REGRESSES
 
     def targets(self, y, units, dtype):
+        if np.ndim(y) == 2:
+            return _values(y, units, dtype)
         if units == 1:
             return np.asarray(y, dtype=dtype).reshape(-1, 1)
         return _one_hot(np.asarray(y, dtype=np.intp), units, dtype)
@@ -132,6 +157,68 @@ class MeanSquaredError(Loss):
         return activation.backward(out, a, out=out)
 
 
+class MeanAbsoluteError(Loss):
+    """‖a - y‖₁ summed over output units and averaged over samples: every error pulls with the
+    same force whatever its size, so a few wild targets move the fit less than with mse."""
+
+    name = "mae"
+    output_activations = _paired_with(None)
+    tasks = REGRESSES
+
+    def targets(self, y, units, dtype):
+        return _values(y, units, dtype)
+
+    def value(self, z, a, targets):
+        return float(np.sum(np.abs(a - targets)) / len(targets))
+
+    def delta(self, z, a, targets, activation, out=None):
+        # dL/da = sign(a - y) / n (0 exactly at a = y), then through the activation
+        out = np.subtract(a, targets, out=out)
+        np.sign(out, out=out)
+        out *= 1.0 / len(targets)
+        return activation.backward(out, a, out=out)
+
+
+class Huber(Loss):
+    """mse near the target, mae far from it: per output unit, with r = a - y and threshold
+    δ = `huber_delta`,
+
+        ½ r²             if |r| <= δ
+        δ (|r| - ½ δ)    otherwise
+
+    summed over output units and averaged over samples. Its slope is r clipped to [-δ, δ]:
+    small errors are fitted as mse fits them, large ones pull no harder than δ. The targets are
+    standardised in regression, so δ = 1 means "one standard deviation of the target"."""
+
+    name = "huber"
+    output_activations = _paired_with(None)
+    tasks = REGRESSES
+    parameters = {"huber_delta": 1.0}
+
+    def targets(self, y, units, dtype):
+        return _values(y, units, dtype)
+
+    def value(self, z, a, targets):
+        size = np.abs(a - targets)
+        near = np.minimum(size, self.huber_delta)  # the quadratic part, the rest is linear
+        return float(np.sum(near * (size - 0.5 * near)) / len(targets))
+
+    def delta(self, z, a, targets, activation, out=None):
+        # dL/da = clip(a - y, -δ, δ) / n, then through the activation
+        out = np.subtract(a, targets, out=out)
+        np.clip(out, -self.huber_delta, self.huber_delta, out=out)
+        out *= 1.0 / len(targets)
+        return activation.backward(out, a, out=out)
+
+
 LOSSES: dict[str, Loss] = {
-    loss.name: loss for loss in (CrossEntropy(), BinaryCrossEntropy(), MeanSquaredError())
+    loss.name: loss for loss in (CrossEntropy(), BinaryCrossEntropy(), MeanSquaredError(),
+                                 MeanAbsoluteError(), Huber())
 }
+
+
+def loss_for(spec) -> Loss:
+    """The loss a validated model spec trains with, its parameters (if any) taken from the spec."""
+    loss = LOSSES[spec["loss"]]
+    given = {key: spec[key] for key in loss.parameters if key in spec}
+    return type(loss)(**given) if given else loss

@@ -26,7 +26,8 @@ DTYPE = np.dtype(np.float32)  # what Network builds by default, and what the ser
 
 def plan(spec: Mapping, *, input_size: int, samples: int, batch_size: int | None = None,
          flops_per_second: float | Mapping | None = None, dataset: str | None = None,
-         num_classes: int | None = None) -> dict:
+         num_classes: int | None = None, num_targets: int | None = None,
+         dataset_task: str | None = None, data: Mapping | None = None) -> dict:
     """The plan of training `spec` on `samples` rows of `input_size` values.
 
     `spec` is a job spec {"model": ..., "training": ...} (training optional) or a bare model
@@ -36,13 +37,17 @@ def plan(spec: Mapping, *, input_size: int, samples: int, batch_size: int | None
     ({"flops_per_second", "seconds_per_batch", "worker", "measured_at", ...}); None when no
     speed is known, and then the plan estimates no time. `dataset` names the data for the
     warnings (e.g. "xor"). `samples` counts the whole training set, validation split included.
+    `num_classes` (classification), `num_targets` (regression: the target's columns) and
+    `dataset_task` (the dataset's own task) are checked against the spec when given; `data`
+    is a table's training-data profile (`engine.data_advice.profile`) for its warnings.
     """
     if not isinstance(spec, Mapping):
         raise SpecError([Violation("", "type", f"must be an object, got {json_type(spec)}")])
     bare = "layers" in spec  # a model spec on its own
     model_spec, training_spec = (spec, None) if bare else (spec.get("model"), spec.get("training"))
-    model = validate_model_spec(model_spec, input_size=input_size, num_classes=num_classes)
-    training = dict(validate_training_config(training_spec))
+    model = validate_model_spec(model_spec, input_size=input_size, num_classes=num_classes,
+                                num_targets=num_targets, dataset_task=dataset_task)
+    training = dict(validate_training_config(training_spec, task=model["task"]))
     if batch_size is not None:
         training["batch_size"] = int(batch_size)
     samples = int(samples)
@@ -64,7 +69,7 @@ def plan(spec: Mapping, *, input_size: int, samples: int, batch_size: int | None
                   "per_epoch": per_epoch, "per_job": per_job},
         "time": _time(per_epoch, batches, epochs, flops_per_second),
         "warnings": advise(model, training, input_size=input_size, samples=train_rows,
-                           dataset=dataset),
+                           dataset=dataset, dataset_task=dataset_task, data=data),
     }
 
 

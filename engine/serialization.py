@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from engine import spec as specs
-from engine.datasets import DATASETS
+from engine.datasets import DATASETS, preprocessing_for
 from engine.storage import write_directory
+from engine.tasks import TargetScale
 
 FORMAT_VERSION = 1
 MANIFEST, WEIGHTS = "manifest.json", "weights.npz"  # the one place these names are written
@@ -42,14 +43,19 @@ def save(net, path, metadata: dict | None = None, *, dataset: str | None = None,
     """Write `net` to the directory `path` atomically (replacing any model there).
 
     `dataset` (or `metadata["dataset"]`) names an engine dataset, which supplies the class
-    names and the input preprocessing unless `classes` / `preprocessing` are given.
+    names and the input preprocessing unless `classes` / `preprocessing` are given. A
+    regression network has no classes; its `target_scale` is written as the manifest's
+    `target_scale` ({"mean": [...], "std": [...]} or null) and must agree with a regression
+    target's mean and std in `preprocessing`.
     """
     dataset = dataset or (metadata or {}).get("dataset")
     info = DATASETS.get(dataset) if isinstance(dataset, str) else None
+    num_classes = net.num_classes or 0  # None for regression
     if classes is None:
-        classes = list(info.classes) if info else [str(label) for label in range(net.num_classes)]
-    if len(classes) != net.num_classes:
-        raise ValueError(f"{len(classes)} class names for a network with {net.num_classes} classes")
+        classes = list(info.classes) if info and num_classes else [
+            str(label) for label in range(num_classes)]
+    if len(classes) != num_classes:
+        raise ValueError(f"{len(classes)} class names for a network with {num_classes} classes")
     weights = _npz_bytes(_weight_arrays(net))
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -66,13 +72,26 @@ def save(net, path, metadata: dict | None = None, *, dataset: str | None = None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "metadata": metadata or {},
     }
+    if net.task == "regression":  # classification manifests stay as they were
+        _check_target_scale(net.target_scale, manifest["preprocessing"])
+        manifest["target_scale"] = None if net.target_scale is None else net.target_scale.to_dict()
     return write_directory(path, {MANIFEST: _json_bytes(_plain(manifest)), WEIGHTS: weights})
 
 
 def _preprocessing(info) -> dict:
+    if info is not None and info.kind == "table":  # a built-in table: engine.tables' dict
+        return preprocessing_for(info.name).to_dict()
     if info is not None and info.image_shape is not None:
         return {"scale": "0-1", "image_shape": list(info.image_shape)}
     return {"scale": "none"}
+
+
+def _check_target_scale(scale: TargetScale | None, preprocessing) -> None:
+    """A regression target's mean and std in the table preprocessing (engine.tables) are the
+    network's target scale: raises ValueError when they differ."""
+    expected = TargetScale.of_preprocessing(preprocessing)
+    if expected is not None and scale != expected:
+        raise ValueError(f"the target scale {scale} differs from the preprocessing target's {expected}")
 
 
 def _weight_arrays(net) -> dict[str, np.ndarray]:
@@ -103,7 +122,8 @@ def read_manifest(path) -> dict:
 
 def read_model(path) -> dict:
     """The checked contents of the model directory `path`, for `Network.load`:
-    {"spec", "input_size", "dtype", "classes", "params", "history", "training_config"}."""
+    {"spec", "input_size", "dtype", "classes", "params", "history", "training_config",
+    "target_scale" (a TargetScale or None)}."""
     path = Path(path)
     manifest = read_manifest(path)
     input_size = manifest["input_shape"][0]
@@ -121,11 +141,36 @@ def read_model(path) -> dict:
         expected[f"W{index}"] = ((fan_in, fan_out), np.dtype(dtype))
         expected[f"b{index}"] = ((fan_out,), np.dtype(dtype))
     arrays = _read_npz(path / WEIGHTS, manifest["weights_sha256"], expected)
+    scale = _read_target_scale(manifest, spec, path)
     return {"spec": spec, "input_size": input_size, "dtype": np.dtype(dtype),
+            "target_scale": scale,
             "classes": manifest["classes"], "history": manifest["history"],
             "training_config": manifest.get("training_config"),
             "params": [{"W": arrays[f"W{index}"], "b": arrays[f"b{index}"]}
                        for index in range(len(shapes))]}
+
+
+def _read_target_scale(manifest: dict, spec: dict, path: Path) -> TargetScale | None:
+    """The manifest's `target_scale` (absent in classification and older manifests: None),
+    checked: only on a regression network, one mean and std > 0 per output unit, agreeing
+    with the preprocessing target."""
+    value, where = manifest.get("target_scale"), f"{path}/{MANIFEST}"
+    if spec["task"] != "regression":
+        if value is not None:
+            raise ModelFileError(f"{where}: a {spec['task']} model has no target_scale")
+        return None
+    if value is not None and not isinstance(value, dict):
+        raise ModelFileError(f"{where}: target_scale must be an object {{mean, std}} or null")
+    try:
+        scale = TargetScale.of(value)
+        _check_target_scale(scale, manifest.get("preprocessing"))
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{where}: target_scale is invalid ({error})") from error
+    units = spec["layers"][-1]["units"]
+    if scale is not None and scale.outputs != units:
+        raise ModelFileError(f"{where}: target_scale has {scale.outputs} columns for {units} "
+                             "output units")
+    return scale
 
 
 # ---- checkpoints --------------------------------------------------------------------------------

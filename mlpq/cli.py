@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import click
@@ -10,13 +9,25 @@ import click
 from engine.datasets import DatasetUnavailable
 from engine.serialization import ModelFileError
 from engine.training import TrainingError
-from mlpq import cmd_env, cmd_jobs, cmd_plan, cmd_predict, cmd_sweeps, cmd_train, keys, serve
+from mlpq import (
+    cmd_datasets,
+    cmd_env,
+    cmd_jobs,
+    cmd_plan,
+    cmd_predict,
+    cmd_sweeps,
+    cmd_train,
+    keys,
+    serve,
+)
 from mlpq.client import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE
 from mlpq.errors import MlpqError
 from mlpq.render import EXIT_HTTP, EXIT_JOB_FAILED, CommandFailed, Options, err_console, failure
+from worker.store import environment
 
 COMMANDS = [serve.serve, serve.redis_command, keys.keygen, cmd_train.train, *cmd_jobs.COMMANDS,
-            *cmd_predict.COMMANDS, *cmd_plan.COMMANDS, *cmd_sweeps.COMMANDS, cmd_env.env]
+            *cmd_predict.COMMANDS, *cmd_datasets.COMMANDS, *cmd_plan.COMMANDS,
+            *cmd_sweeps.COMMANDS, cmd_env.env]
 
 
 DEBUG_VARIABLE = "MLPQ_DEBUG"
@@ -37,9 +48,9 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--url", envvar=URL_VARIABLE, metavar="URL",
+@click.option("--url", metavar="URL",
               help=f"the mlpq server (env {URL_VARIABLE}, default {DEFAULT_URL})")
-@click.option("--api-key", envvar=KEY_VARIABLE, metavar="KEY",
+@click.option("--api-key", metavar="KEY",
               help=f"API key sent as a Bearer token (env {KEY_VARIABLE})")
 @click.option("--json", "as_json", is_flag=True, help="JSON output for scripts (every command)")
 @click.version_option(package_name="mlpq")
@@ -70,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print("aborted")
         return EXIT_JOB_FAILED
     except Exception as error:  # a bug: one line for users, the traceback on request
-        if os.environ.get(DEBUG_VARIABLE):
+        if environment.value(DEBUG_VARIABLE):
             raise
         err_console.print(f"error: unexpected {type(error).__name__}: {error} "
                           f"(set {DEBUG_VARIABLE}=1 to see the traceback)", markup=False)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
 from mlpq.errors import ConnectionError, ServerError, Timeout, error_from_response
 from mlpq.job import Event, Job, stream_events
+from mlpq.predictions import Predictions, open_file, read_answer, request_options
+from worker.store import environment
+from worker.store.settings import SETTINGS
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 URL_VARIABLE, KEY_VARIABLE = "MLPQ_URL", "MLPQ_API_KEY"
+DEFAULT_URL = SETTINGS[URL_VARIABLE].default
 
 
 class Client:
@@ -27,8 +31,8 @@ class Client:
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *,
                  timeout: float = 30.0):
-        self.url = (url or os.environ.get(URL_VARIABLE) or DEFAULT_URL).rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get(KEY_VARIABLE) or None
+        self.url = (url or environment.value(URL_VARIABLE)).rstrip("/")
+        self.api_key = api_key if api_key is not None else environment.value(KEY_VARIABLE) or None
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
@@ -147,41 +151,38 @@ class Client:
         return target
 
     def predict(self, model_ref: str, images: Iterable | None = None, *,
-                inputs: Iterable | None = None, top_k: int | None = None,
+                inputs: Iterable | None = None, rows: Iterable[dict] | None = None,
+                csv: str | os.PathLike | IO[bytes] | None = None, top_k: int | None = None,
                 dataset: str | None = None, explain: bool = False) -> Predictions:
-        """Classify `images` (file paths, PIL images, or uint8 arrays: preprocessed like MNIST) or
-        `inputs` (rows of numbers the model takes as they are, e.g. 784 floats in 0..1).
+        """Predict with a model, given exactly one of:
 
-        One dict per sample, in order: `label`, `class` (its name), `probabilities` (one per
-        class), `top_k` ([{label, probability}]), and with `explain=True` a saliency map; the
-        list's `.classes` names every class."""
-        return self._predict(f"/v1/models/{model_ref}/predict", images, inputs,
+        - `images`: file paths, PIL images or uint8 arrays (preprocessed like MNIST);
+        - `inputs`: rows of numbers the model takes as they are (e.g. 784 floats in 0..1);
+        - `rows`: a table model's rows by column name, raw values as in its CSV
+          (`[{"age": 22, "sex": "male"}]`, or a pandas DataFrame);
+        - `csv`: a CSV file of such rows (a path or a binary file), streamed to the server.
+
+        One dict per sample, in order. Classification: `label`, `class` (its name),
+        `probabilities` (one per class), `top_k` ([{label, probability}]), and with
+        `explain=True` a saliency map; the list's `.classes` names every class. Regression:
+        `value`, in the target's units."""
+        return self._predict(f"/v1/models/{model_ref}/predict",
+                             {"images": images, "inputs": inputs, "rows": rows, "csv": csv},
                              {"top_k": top_k, "dataset": dataset, "explain": explain or None})
 
     def predict_job(self, job_id: str, images: Iterable | None = None, *,
                     inputs: Iterable | None = None, top_k: int | None = None) -> Predictions:
         """Like `predict`, with a job's latest weights: its last checkpoint while it trains.
         `.header` holds the answer's `epoch`, `status` and `weights` (checkpoint or model)."""
-        return self._predict(f"/v1/jobs/{job_id}/predict", images, inputs, {"top_k": top_k})
+        return self._predict(f"/v1/jobs/{job_id}/predict", {"images": images, "inputs": inputs},
+                             {"top_k": top_k})
 
-    def _predict(self, path: str, images, inputs, params: dict) -> Predictions:
-        if (images is None) == (inputs is None):
-            raise ValueError("pass images or inputs, not both")
+    def _predict(self, path: str, sources: dict, params: dict) -> Predictions:
         params = {name: str(value).lower() if isinstance(value, bool) else value
                   for name, value in params.items() if value is not None}
-        if images is not None:
-            files = [("image", (name, data, "application/octet-stream"))
-                     for name, data in map(image_bytes, images)]
-            answer = _json(self.request("POST", path, files=files, params=params))
-        else:
-            rows = [row.tolist() if hasattr(row, "tolist") else row for row in inputs]
-            answer = _json(self.request("POST", path, json={"inputs": rows}, params=params))
-        classes = answer.get("classes") or []
-        header = {key: value for key, value in answer.items() if key not in ("predictions", "classes")}
-        return Predictions(
-            ({"class": classes[p["label"]] if p["label"] < len(classes) else str(p["label"]), **p}
-             for p in answer["predictions"]), model_id=answer.get("model_id"), classes=classes,
-            header=header)
+        with contextlib.ExitStack() as stack:
+            body = request_options(stack, **sources)
+            return read_answer(_json(self.request("POST", path, params=params, **body)))
 
     # --- looking inside models ------------------------------------------------------------------
 
@@ -208,9 +209,42 @@ class Client:
                      if value is not None})
         return self.post("/v1/trace", body)
 
+    # --- datasets -----------------------------------------------------------------------------
+
     def datasets(self) -> list[dict]:
-        """The built-in datasets: input size and shape, class names, split sizes."""
+        """The built-in datasets, then your uploaded tables (newest first): id, kind, task,
+        input size, classes, split sizes."""
         return self.get("/v1/datasets")
+
+    def dataset(self, dataset_id: str) -> dict:
+        """One dataset: its columns with types and statistics, class balance, split sizes, a
+        preview of the first rows and the preprocessing a model trained on it carries."""
+        return self.get(f"/v1/datasets/{dataset_id}")
+
+    def upload_dataset(self, path: str | os.PathLike, *, target: str | None = None,
+                       task: str | None = None, name: str | None = None,
+                       test_fraction: float | None = None, seed: int | None = None,
+                       missing: str | None = None,
+                       test_file: str | os.PathLike | None = None) -> dict:
+        """POST /v1/datasets: upload a CSV table (plain or gzip), streamed from disk; its record.
+
+        `target` is the label column (default: the last), `task` classification or regression
+        (default: inferred), `missing` mean, most_frequent or drop (default: refused), and
+        `test_file` a test split of its own instead of `test_fraction`. The same file with the
+        same options is stored once: uploading it again gives the stored record."""
+        fields = {"target": target, "task": task, "name": name, "test_fraction": test_fraction,
+                  "seed": seed, "missing": missing}
+        with contextlib.ExitStack() as stack:
+            files = [("file", open_file(stack, path))]
+            if test_file is not None:
+                files.append(("test_file", open_file(stack, test_file)))
+            return _json(self.request(
+                "POST", "/v1/datasets", files=files,
+                data={key: str(value) for key, value in fields.items() if value is not None}))
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete an uploaded dataset (Conflict while a queued or running job trains on it)."""
+        self.request("DELETE", f"/v1/datasets/{dataset_id}")
 
     # --- sweeps -------------------------------------------------------------------------------
 
@@ -233,16 +267,6 @@ class Client:
         return self.post(f"/v1/sweeps/{sweep_id}/cancel")
 
 
-class Predictions(list):
-    """A list of predictions (dicts) that also knows the `model_id`, the `classes` names and the
-    rest of the answer (`header`)."""
-
-    def __init__(self, items=(), *, model_id: str | None = None, classes: list[str] = (),
-                 header: dict | None = None):
-        super().__init__(items)
-        self.model_id, self.classes, self.header = model_id, list(classes), header or {}
-
-
 def _json(response: httpx.Response) -> Any:
     """The answer's JSON; anything else means the URL is not an mlpq server."""
     try:
@@ -251,25 +275,3 @@ def _json(response: httpx.Response) -> Any:
         raise ServerError(response.status_code, f"{response.request.url} answered "
                           f"{response.headers.get('content-type', 'something')} instead of JSON: "
                           "is this an mlpq server?", response=response) from None
-
-
-def image_bytes(image) -> tuple[str, bytes]:
-    """(file name, encoded bytes) of a path, raw bytes, a PIL image or a uint8 array."""
-    if isinstance(image, str | os.PathLike):
-        return Path(image).name, Path(image).read_bytes()
-    if isinstance(image, bytes):
-        return "image", image
-    from PIL import Image
-
-    if not isinstance(image, Image.Image):
-        import numpy as np
-
-        array = np.asarray(image)
-        if array.dtype != np.uint8:  # floats in 0..1, as the model's inputs are
-            array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
-        if array.ndim == 1 and array.size == 784:
-            array = array.reshape(28, 28)
-        image = Image.fromarray(array)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "image.png", buffer.getvalue()

@@ -49,7 +49,7 @@ def env():
     data_dir = resolve_data_dir()
     report = {"versions": versions(), "server": server_report(),
               "data_dir": {"path": str(data_dir), "datasets": {
-                  name: (data_dir / name).is_dir() for name, info in DATASETS.items() if info.kind != "gate"}}}
+                  name: (data_dir / name).is_dir() for name, info in DATASETS.items() if info.kind == "image"}}}
     if options().json:
         return print_json(report)
     server = report["server"]

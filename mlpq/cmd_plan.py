@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from engine.tasks import TASKS
 from mlpq.cmd_train import base_spec
 from mlpq.render import EXIT_OK, console, json_option, options, print_json, show_table
 from mlpq.specs import apply_overrides
@@ -17,6 +18,7 @@ LAYER_COLUMNS = {"layer": "layer", "units": "units", "activation": "activation",
 @click.option("--example", metavar="NAME", help="plan a built-in example")
 @click.option("--dataset")
 @click.option("--layers", metavar="UNITS:ACT,...")
+@click.option("--task", type=click.Choice(list(TASKS)))
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @json_option

@@ -7,6 +7,9 @@ import sys
 
 import click
 
+from engine.losses import LOSSES
+from engine.stopping import COMPLETED
+from engine.tasks import TASKS
 from mlpq import local
 from mlpq.errors import Timeout
 from mlpq.progress import make_view
@@ -30,10 +33,14 @@ REMOTE_CHOICES = {"c": "cancel", "s": "stop", "d": "detach"}
 @click.argument("spec_file", metavar="[SPEC.json]", required=False, type=click.Path(dir_okay=False))
 @click.option("--example", metavar="NAME", help="start from a built-in example (see `mlpq examples`)")
 @click.option("--name", help="the job's name")
-@click.option("--dataset", help="mnist, fashion-mnist, xor, ... (overrides the spec's)")
+@click.option("--dataset", help="mnist, iris, xor, ... or an uploaded dataset's id "
+              "(`mlpq datasets`; overrides the spec's)")
 @click.option("--layers", metavar="UNITS:ACT,...", help="e.g. 256:relu,128:relu,10:softmax "
               "(UNITS:ACTIVATION[:DROPOUT] per layer)")
-@click.option("--loss", type=click.Choice(["cross_entropy", "binary_cross_entropy", "mse"]))
+@click.option("--task", type=click.Choice(list(TASKS)),
+              help="what the network learns (default: classification); regression for a "
+                   "dataset whose target is a number")
+@click.option("--loss", type=click.Choice(list(LOSSES)), help="default: the task's")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]))
 @click.option("--lr", type=float, metavar="RATE", help="learning rate, e.g. 1e-3")
 @click.option("--epochs", type=int)
@@ -44,7 +51,7 @@ REMOTE_CHOICES = {"c": "cancel", "s": "stop", "d": "detach"}
 @click.option("--timeout", type=float, metavar="SECONDS", help="with --watch: give up after this (exit 4)")
 @click.option("--local", "run_local", is_flag=True, help="train in this process with the engine, no service")
 @click.option("--save", metavar="DIR", help="with --local: save the trained model to DIR")
-@click.option("--data-dir", envvar="MLPQ_DATA_DIR", help="with --local: dataset directory")
+@click.option("--data-dir", help="with --local: dataset directory (default: MLPQ_DATA_DIR)")
 @json_option
 def train(spec_file, example, watch, timeout, run_local, save, data_dir, **flags):
     """Train a network from SPEC.json (the body POST /v1/jobs takes), an --example, or flags.
@@ -168,7 +175,8 @@ def report_outcome(job, view) -> int:
 
 
 def summary_lines(result: dict) -> None:
-    """`test accuracy 0.9812 (9812/10000)  loss 0.0612` and the model id, or the failure."""
+    """`test accuracy 0.9812 (9812/10000)  loss 0.0612` (a regression: `test rmse …  mae …
+    r2 …`) and the model id, or the failure."""
     if result["status"] != "succeeded":
         error = result.get("error") or {}
         detail = f": {error.get('type')}: {error.get('message')}" if error else ""
@@ -176,9 +184,12 @@ def summary_lines(result: dict) -> None:
         click.echo(f"{subject} {result['status']}{detail}")
         return
     evaluation = result.get("evaluation") or {}
-    if result.get("stop_reason") not in (None, "completed"):
+    if result.get("stop_reason") not in (None, COMPLETED):
         click.echo(f"stopped early ({result['stop_reason']})")
-    if evaluation:
+    if "rmse" in evaluation:  # a regression, in the target's units
+        click.echo(f"test rmse {evaluation['rmse']:.4g}  mae {evaluation['mae']:.4g}  "
+                   f"r2 {evaluation['r2']:.4f}")
+    elif evaluation:
         total = sum(map(sum, evaluation.get("confusion_matrix") or [])) or result.get("test_samples")
         count = f" ({round(evaluation['accuracy'] * total)}/{total})" if total else ""
         note = "  (a truth table has no held-out rows: these are the training rows)" \

@@ -14,18 +14,22 @@ import json
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from engine.evaluation import VALIDATION_PREFIX
+from engine.tasks import CLASSIFICATION, REGRESSION, TASKS
 from mlpq.render import console
 
+SHORT = {"accuracy": "acc"}  # short names in the epoch lines
 TERMINAL_EPOCH_LINES = 50  # on a terminal at most this many epoch lines scroll past the bar
 
 
 def format_epoch(entry: dict, epochs: int | None = None) -> str:
-    """`epoch  3/10  loss 0.1234  acc 0.9650  val_loss …  lr 0.001  1.20s  48,000 samples/s`."""
+    """`epoch  3/10  loss 0.1234  acc 0.9650  val_loss …  lr 0.001  1.20s  48,000 samples/s`
+    (a regression's epoch shows rmse, mae and r2 where a classification's shows acc)."""
     digits = len(str(epochs or entry["epoch"]))
     head = f"epoch {entry['epoch']:>{digits}}/{epochs}" if epochs else f"epoch {entry['epoch']}"
-    parts = [head, f"loss {_number(entry.get('loss'))}", f"acc {_number(entry.get('accuracy'))}"]
+    parts = [head, *metric_parts(entry)]
     if entry.get("val_loss") is not None:
-        parts += [f"val_loss {_number(entry['val_loss'])}", f"val_acc {_number(entry.get('val_accuracy'))}"]
+        parts += metric_parts(entry, VALIDATION_PREFIX)
     if entry.get("learning_rate") is not None:
         parts.append(f"lr {entry['learning_rate']:.3g}")
     if entry.get("seconds") is not None:
@@ -33,6 +37,14 @@ def format_epoch(entry: dict, epochs: int | None = None) -> str:
     if entry.get("samples_per_second"):
         parts.append(f"{entry['samples_per_second']:,.0f} samples/s")
     return "  ".join(parts)
+
+
+def metric_parts(entry: dict, prefix: str = "") -> list[str]:
+    """`loss 0.1234`, then the task's metrics (engine.tasks): `acc 0.9650`, or `rmse …  mae …
+    r2 …` for a regression, each with `prefix` (val_) when given."""
+    task = REGRESSION if f"{prefix}rmse" in entry else CLASSIFICATION
+    names = ("loss", *TASKS[task].metrics)
+    return [f"{prefix}{SHORT.get(name, name)} {_number(entry.get(prefix + name))}" for name in names]
 
 
 def _number(value) -> str:
@@ -124,9 +136,9 @@ class LiveView(LineView):
                              eta=_eta(data.get("eta_seconds")))
             self.bars.update(self.batch, total=batches, completed=data.get("batch", 0), visible=True)
         elif name == "epoch":
-            metrics = f"loss {_number(data.get('loss'))}  acc {_number(data.get('accuracy'))}"
-            if data.get("val_accuracy") is not None:
-                metrics += f"  val_acc {_number(data['val_accuracy'])}"
+            metrics = "  ".join(metric_parts(data))
+            if data.get("val_loss") is not None:  # the first of the task's held-out metrics
+                metrics += "  " + metric_parts(data, VALIDATION_PREFIX)[1]
             self.bars.update(self.run, completed=data["epoch"], metrics=metrics)
             epoch = data["epoch"]
             if epoch == 1 or epoch == self.epochs or epoch % self.shown_every == 0:

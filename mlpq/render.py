@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mlpq.client import Client
 from mlpq.errors import APIError, ConnectionError, MlpqError, Timeout, ValidationError
@@ -62,17 +63,20 @@ def print_json(value) -> None:
 def show_table(rows: list[dict], columns: dict[str, str], title: str | None = None) -> None:
     """A rich table on a terminal; tab-separated lines with a header row elsewhere.
 
-    `columns` maps each row key to its heading."""
+    `columns` maps each row key to its heading. Cells are shown as plain text (a name from
+    an uploaded table is never read as rich markup), and the `id` column is never shortened,
+    however narrow the terminal: an id is what gets copied into the next command."""
     if not interactive():
         click.echo("\t".join(columns.values()))
         for row in rows:
             click.echo("\t".join(_cell(row.get(key)) for key in columns))
         return
     table = Table(title=title, header_style="bold")
-    for heading in columns.values():
-        table.add_column(heading)
+    for key, heading in columns.items():
+        whole = max((len(_cell(row.get(key))) for row in rows), default=0) if key == "id" else None
+        table.add_column(heading, no_wrap=whole is not None, min_width=whole)
     for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key in columns))
+        table.add_row(*(Text(_cell(row.get(key))) for key in columns))
     console.print(table)
 
 
@@ -104,8 +108,13 @@ def failure(error: MlpqError) -> CommandFailed:
                    for path, messages in error.errors.items()]
         # the server's message summarises the same field errors: list them once
         summary = error.message.startswith("Invalid request") and details
-        message = f"the server refused the request (422), {len(details)} problem(s):" if summary \
-            else error.message
+        if summary:
+            message = f"the server refused the request (422), {len(details)} problem(s):"
+        else:  # a field error the message already says in full is not repeated under it
+            message = error.message
+            details = [line for line, (path, texts) in zip(details, error.errors.items(), strict=True)
+                       if not (path in message
+                               and all(str(text).rstrip(".") in message for text in texts))]
         return CommandFailed(message, EXIT_USAGE, details)
     if isinstance(error, Timeout):
         return CommandFailed(str(error), EXIT_TIMEOUT)

@@ -49,8 +49,9 @@ def parse_layers(text: str) -> list[dict]:
     return layers
 
 
-def apply_overrides(spec: dict, *, name=None, dataset=None, layers=None, loss=None, optimizer=None, lr=None,
-                    epochs=None, batch_size=None, validation_split=None, seed=None) -> dict:
+def apply_overrides(spec: dict, *, name=None, dataset=None, layers=None, task=None, loss=None,
+                    optimizer=None, lr=None, epochs=None, batch_size=None, validation_split=None,
+                    seed=None) -> dict:
     """A copy of `spec` with every flag that was given laid over it."""
     spec = copy.deepcopy(spec)
     if name is not None:
@@ -59,8 +60,9 @@ def apply_overrides(spec: dict, *, name=None, dataset=None, layers=None, loss=No
         spec["dataset"] = dataset
     if layers is not None:
         spec.setdefault("model", {})["layers"] = parse_layers(layers)
-    if loss is not None:
-        spec.setdefault("model", {})["loss"] = loss
+    for key, value in {"task": task, "loss": loss}.items():
+        if value is not None:
+            spec.setdefault("model", {})[key] = value
     training = spec.setdefault("training", {})
     if optimizer is not None:
         previous = training.get("optimizer") or {}

@@ -18,20 +18,23 @@ import time
 
 import redis
 
-from engine import datasets
 from engine.datasets import DatasetUnavailable
 from engine.network import Network
 from engine.serialization import ModelFileError
 from engine.spec import SpecError, validate_job_work, validate_model_spec, validate_training_config
+from engine.stopping import STOPPED
 from engine.training import TrainingError
 from worker.progress import JobCallback, retry_redis
+from worker.store import training_data
 from worker.store.artifacts import ArtifactStore
 from worker.store.config import Settings
+from worker.store.datasets import DatasetFileError
 from worker.store.ids import model_id_for_job, new_id
 from worker.store.job_scripts import TERMINAL_STATUSES
 from worker.store.jobs import JobStateError, JobStore, utc_now
 from worker.store.s3_artifacts import STORAGE_ERRORS
 from worker.store.stores import open_artifact_store
+from worker.store.training_data import DatasetDeleted
 
 logger = logging.getLogger(__name__)
 EXIT_STALLED = 70  # EX_SOFTWARE: what a pool process whose job stalled exits with
@@ -51,6 +54,8 @@ class Outcome(enum.Enum):
 ERROR_TYPES: dict[type[BaseException], str] = {
     SpecError: "invalid_spec",
     DatasetUnavailable: "dataset_unavailable",
+    DatasetFileError: "dataset_unavailable",
+    DatasetDeleted: "dataset_deleted",
     TrainingError: "training_diverged",
     ModelFileError: "model_file_error",
     MemoryError: "out_of_memory",
@@ -135,13 +140,16 @@ def _failed(store, job_id, token, error) -> Outcome:
 
 def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     job_id, spec = job["id"], job["spec"]
-    info = datasets.dataset_info(job["dataset"])
-    model_spec = validate_model_spec(spec["model"], input_size=info.input_size,
-                                     num_classes=info.num_classes, limits=settings.limits)
-    training = validate_training_config(spec["training"], limits=settings.limits)
-    validate_job_work(model_spec, training, dataset_size=info.train_size, limits=settings.limits)
-    (X_train, y_train), (X_test, y_test) = datasets.load(job["dataset"], settings.data_dir)
-    net = Network.from_spec(model_spec, input_size=info.input_size, seed=training["seed"])
+    data = training_data.require(job["dataset"], artifacts)
+    model_spec = validate_model_spec(spec["model"], limits=settings.limits, **data.spec_context())
+    training = validate_training_config(spec["training"], limits=settings.limits,
+                                        task=model_spec["task"])
+    validate_job_work(model_spec, training, dataset_size=data.train_size, limits=settings.limits)
+    (X_train, y_train), (X_test, y_test) = training_data.load(data, artifacts, settings.data_dir)
+    net = Network.from_spec(model_spec, input_size=data.input_size, seed=training["seed"])
+    # Regression trains on the standardised target; the scale brings predictions and metrics
+    # back to its units. The checkpoint does not keep it: every attempt, resumed or not, sets it.
+    net.target_scale = data.target_scale(net.task)
     checkpoint = artifacts.load_checkpoint(job_id)
     if checkpoint is not None:
         logger.info("job %s: resuming after epoch %s", job_id, checkpoint["epoch"])
@@ -163,15 +171,16 @@ def _train(job, model_id, token, keeper, settings, store, artifacts) -> Outcome:
     if callback.cancelled:
         artifacts.delete_checkpoint(job_id)
         return _finish(store, job_id, token, Outcome.CANCELLED)
-    # completed | early_stopping | stopped: a stop request keeps the model as it is after the
+    # whatever the fit's stop reason: a stop request keeps the model as it is after the
     # current batch, evaluated and saved like any other
     stop_reason = history.stop_reason
     evaluation = net.evaluate(X_test, y_test)
     artifacts.save_model(model_id, net, metadata={
-        "job_id": job_id, "name": job["name"], "dataset": job["dataset"], "owner": job["owner"],
-        "spec": {"model": net.spec, "training": training}, "metrics": list(net.history),
-        "evaluation": evaluation, "stop_reason": stop_reason, "created_at": utc_now()})
-    callback.write_final_progress(complete=stop_reason != "stopped")
+        "job_id": job_id, "name": job["name"], **data.job_fields(), "task": net.task,
+        "owner": job["owner"], "spec": {"model": net.spec, "training": training},
+        "metrics": list(net.history), "evaluation": evaluation, "stop_reason": stop_reason,
+        "created_at": utc_now()}, **data.model_manifest(net.task))
+    callback.write_final_progress(complete=stop_reason != STOPPED)
     outcome = _finish(store, job_id, token, Outcome.SUCCEEDED, model_id=model_id,
                       stop_reason=stop_reason)
     artifacts.delete_checkpoint(job_id)

@@ -8,11 +8,13 @@ from api.specs.schemas import ModelSpecSchema, TrainingConfigSchema
 class ExampleExpectSchema(ma.Schema):
     """What a full run of an example reaches."""
 
-    metric = ma.fields.String(metadata={"enum": ["accuracy"], "description": "the metric checked"})
+    metric = ma.fields.String(metadata={"enum": ["accuracy", "r2"], "description":
+                                        "the metric checked: accuracy (classification) or r2 "
+                                        "(regression), as the model's `evaluation` holds it"})
     split = ma.fields.String(metadata={
         "enum": ["test"], "description": "measured on the dataset's test split (for the truth "
                                          "tables, the table itself): the model's `evaluation`"})
-    min = ma.fields.Float(metadata={"description": "the least a full run reaches, 0..1"})
+    min = ma.fields.Float(metadata={"description": "the least a full run reaches, at most 1"})
     epochs_note = ma.fields.String(metadata={"description": "how it gets there, for people"})
 
 

@@ -1,27 +1,23 @@
-"""PNG pictures of what a model holds: digits, weight tiles and heatmaps, saliency overlays.
+"""PNG pictures of what a model holds: digits, weight tiles and heatmaps.
 
 Drawn server-side with matplotlib's object API (a `Figure` on the Agg canvas, no pyplot), so
 figures share no global state between request threads.
 """
 
-import base64
 import io
 import math
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image
 
-DIVERGING = "RdBu_r"  # red: positive, blue: negative, white: zero
+from api.models.images import DIVERGING
+
 TILE_GAP = 1  # pixels of background between weight tiles
 LABEL_TILES_UP_TO = 64  # unit numbers are drawn on the tiles of layers this small
+NAME_ROWS_UP_TO = 120  # a heatmap's rows are named (table features) when there are this few
 DPI = 100
-
-
-def data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def pixels_png(pixels: np.ndarray) -> bytes:
@@ -29,25 +25,6 @@ def pixels_png(pixels: np.ndarray) -> bytes:
     grey = np.round(np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(grey, mode="L").save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def saliency_overlay_png(pixels: np.ndarray, saliency: np.ndarray, scale: int = 8) -> bytes:
-    """The input in grey under its saliency in the diverging map (alpha = |saliency|), enlarged.
-
-    Red pixels raise the predicted class's probability when brightened, blue ones lower it.
-    """
-    magnitude = np.abs(saliency)
-    # The 99th percentile, not the maximum, sets full colour: one extreme pixel would fade the rest.
-    limit = float(np.percentile(magnitude, 99)) or float(magnitude.max()) or 1.0
-    colours = colormaps[DIVERGING](Normalize(-limit, limit)(saliency))  # (h, w, 4) in [0, 1]
-    strength = np.clip(magnitude / limit, 0.0, 1.0)[..., None]
-    grey = np.repeat(np.clip(pixels, 0.0, 1.0)[..., None], 3, axis=2) * 0.45  # dimmed input
-    rgb = grey * (1 - strength) + colours[..., :3] * strength
-    image = Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
-    image = image.resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
     return buffer.getvalue()
 
 
@@ -102,12 +79,16 @@ def weight_tiles_png(weights: np.ndarray, image_shape: tuple[int, int], title: s
 
 
 def weight_heatmap_png(weights: np.ndarray, title: str, *, from_label: str, to_label: str,
-                       to_ticks: list[str] | None = None) -> bytes:
-    """Any layer as a (fan_in, fan_out) heatmap on a symmetric diverging scale."""
+                       to_ticks: list[str] | None = None,
+                       from_ticks: list[str] | None = None) -> bytes:
+    """Any layer as a (fan_in, fan_out) heatmap on a symmetric diverging scale; `from_ticks`
+    names its rows (a table model's features), when there are at most NAME_ROWS_UP_TO."""
     fan_in, fan_out = weights.shape
     limit = _symmetric_limit(weights)
-    width = min(12.0, max(4.0, fan_out * 0.25 + 2.5))
-    height = min(10.0, max(3.0, fan_in * 0.05 + 1.5))
+    named = from_ticks is not None and fan_in <= NAME_ROWS_UP_TO
+    width = min(12.0, max(4.0, fan_out * 0.25 + 2.5)) + (2.0 if named else 0.0)
+    height = (min(16.0, max(3.0, fan_in * 0.13 + 1.5)) if named
+              else min(10.0, max(3.0, fan_in * 0.05 + 1.5)))
     figure = Figure(figsize=(width, height), layout="constrained")
     axes = figure.add_subplot()
     shown = axes.imshow(weights, cmap=DIVERGING, vmin=-limit, vmax=limit, aspect="auto",
@@ -117,6 +98,8 @@ def weight_heatmap_png(weights: np.ndarray, title: str, *, from_label: str, to_l
     if to_ticks is not None and fan_out <= 20:
         axes.set_xticks(range(fan_out), to_ticks, rotation=45 if max(map(len, to_ticks)) > 2 else 0,
                         fontsize=7)
+    if named:
+        axes.set_yticks(range(fan_in), from_ticks, fontsize=7 if fan_in <= 60 else 5)
     axes.set_title(title, fontsize=10)
     bar = figure.colorbar(shown, ax=axes, shrink=0.8)
     bar.set_label("weight", fontsize=8)

@@ -7,15 +7,13 @@ of backpropagation's four equations (BP1-BP4) by hand or in NumPy and get the sa
 
 from dataclasses import replace
 
-import marshmallow as ma
 import numpy as np
 from flask.views import MethodView
 from flask_smorest import abort
 
 from api.core.blueprint import Blueprint
-from api.core.fields import StrictFloat, StrictInteger
 from api.core.services import services
-from api.specs.schemas import ModelSpecSchema, OptimizerSchema
+from api.insight.schemas import MAX_PARAMETERS, TraceRequestSchema, TraceSchema
 from engine import spec as engine_spec
 from engine.network import Network
 
@@ -24,96 +22,6 @@ blp = Blueprint(
     description="One training step traced: z, a, the loss, every δ, ∂C/∂W, ∂C/∂b and the "
                 "weights before and after, for a small network and batch.",
 )
-
-MAX_SAMPLES = 16  # rows in one traced batch
-MAX_PARAMETERS = 5000  # weights and biases of a traced network: every number comes back, 5 times
-MATRIX = ma.fields.List(ma.fields.List(ma.fields.Float()))
-VECTOR = ma.fields.List(ma.fields.Float())
-
-
-class LayerWeightsSchema(ma.Schema):
-    W = ma.fields.List(ma.fields.List(StrictFloat(allow_nan=False)), required=True, metadata={
-        "description": "(fan_in, units): row i holds the weights out of input i"})
-    b = ma.fields.List(StrictFloat(allow_nan=False), required=True, metadata={
-        "description": "(units,)"})
-
-
-class TraceRequestSchema(ma.Schema):
-    """A small network and one batch to trace."""
-
-    model = ma.fields.Nested(ModelSpecSchema, required=True, metadata={
-        "description": f"the network: at most {MAX_PARAMETERS} weights and biases"})
-    inputs = ma.fields.List(
-        ma.fields.List(StrictFloat(allow_nan=False), validate=ma.validate.Length(min=1)),
-        required=True, validate=ma.validate.Length(min=1, max=MAX_SAMPLES),
-        metadata={"description": f"the batch: 1 to {MAX_SAMPLES} rows of equal length"})
-    labels = ma.fields.List(StrictInteger(validate=ma.validate.Range(min=0)), required=True,
-                            metadata={"description": "one class per row"})
-    optimizer = ma.fields.Nested(OptimizerSchema, metadata={
-        "description": "the step to trace; omitted: the training default"})
-    weights = ma.fields.List(ma.fields.Nested(LayerWeightsSchema), metadata={
-        "description": "start from these weights (one entry per layer); omitted: the "
-                       "model's initializer draws them with `seed`"})
-    seed = StrictInteger(load_default=0, validate=ma.validate.Range(min=0, max=2**32 - 1),
-                         metadata={"description": "initialisation (and dropout mask) seed"})
-
-    @ma.validates_schema
-    def check_shapes(self, data, **kwargs):
-        """Equal rows and a label for each; the model's own rules are checked in the view."""
-        inputs, labels = data.get("inputs"), data.get("labels")
-        errors = {}
-        if inputs:
-            width = len(inputs[0])
-            for index, row in enumerate(inputs):
-                if len(row) != width:
-                    errors[f"inputs[{index}]"] = [f"has {len(row)} values; row 0 has {width}"]
-        if inputs and labels is not None and len(labels) != len(inputs):
-            errors["labels"] = [f"must hold one label per input row ({len(inputs)}), "
-                                f"got {len(labels)}"]
-        if errors:
-            raise ma.ValidationError(errors)
-
-
-class TraceLayerSchema(ma.Schema):
-    layer = ma.fields.Integer(metadata={"description": "index in model.layers"})
-    l = ma.fields.Integer(metadata={"description": "the textbook's l (a⁰ is the input)"})  # noqa: E741
-    activation = ma.fields.String()
-    units = ma.fields.Integer()
-    fan_in = ma.fields.Integer()
-    W = MATRIX
-    b = VECTOR
-    z = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={"description": "zˡ = aˡ⁻¹Wˡ + bˡ"})
-    a = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={"description": "aˡ = σ(zˡ)"})
-    dropout_mask = ma.fields.List(ma.fields.List(ma.fields.Float()), allow_none=True)
-    delta = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={
-        "description": "δˡ = ∂C/∂zˡ (BP1 for the output layer, BP2 below it)"})
-    dC_dW = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={
-        "description": "∂C/∂Wˡ = aˡ⁻¹ᵀ δˡ (BP4)"})
-    dC_db = ma.fields.List(ma.fields.Float(), metadata={"description": "∂C/∂bˡ = Σ rows of δˡ (BP3)"})
-    W_after = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={
-        "description": "Wˡ after the optimizer's step"})
-    b_after = ma.fields.List(ma.fields.Float())
-
-
-class TraceSchema(ma.Schema):
-    """One training step, per layer, by textbook name (C is the batch's mean loss)."""
-
-    model = ma.fields.Dict(metadata={"description": "the validated model spec"})
-    dtype = ma.fields.String()
-    inputs = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={"description": "a⁰"})
-    labels = ma.fields.List(ma.fields.Integer())
-    targets = ma.fields.Raw(metadata={
-        "description": "what the loss compares the output with, in the loss's own form: "
-                       "class indices (cross-entropy), 0/1 columns or one-hot rows (mse)"})
-    loss = ma.fields.Float(metadata={"description": "C"})
-    weight_penalty = ma.fields.Float(metadata={"description": "λ/2 ‖W‖² (0 without weight decay)"})
-    output = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={"description": "aᴸ"})
-    output_error = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={"description": "δᴸ"})
-    optimizer = ma.fields.Dict()
-    symbols = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), metadata={
-        "description": "key -> the textbook's symbol"})
-    layers = ma.fields.List(ma.fields.Nested(TraceLayerSchema))
-
 
 def _prefixed(error, prefix):
     errors = {}

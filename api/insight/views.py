@@ -2,10 +2,9 @@
 
 import hashlib
 
-import marshmallow as ma
 import numpy as np
 import redis
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -13,10 +12,14 @@ from api.core.blueprint import Blueprint
 from api.core.services import services
 from api.insight import pictures
 from api.insight.card import build_card
-from api.insight.derived import derived
+from api.insight.derived import init_derived
+from api.insight.schemas import MistakesArgsSchema, MistakesSchema
+from api.insight.tables import largest_errors, raw_row
+from api.models.images import data_url
 from api.models.predict import prediction_error
 from api.models.serving import PredictionError, resolve_model
 from engine.datasets import DATASETS, DatasetUnavailable
+from worker.store.datasets import DatasetNotFound
 
 blp = Blueprint(
     "insight", __name__, url_prefix="/v1/models",
@@ -24,59 +27,30 @@ blp = Blueprint(
                 "pictures, and a model card.",
 )
 blp.register_error_handler(PredictionError, prediction_error)
+blp.record_once(lambda state: init_derived(state.app))
 
-MISTAKES_LIMIT, MAX_MISTAKES_LIMIT = 20, 500
-ORDERS = ("confidence", "index")
 MODEL_ERRORS = {"404": "NOT_FOUND", "409": "DEFAULT_ERROR"}  # 409: a corrupt or unfinished model
 
 
-class MistakesArgsSchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=MISTAKES_LIMIT,
-                              validate=ma.validate.Range(min=1, max=MAX_MISTAKES_LIMIT),
-                              metadata={"description": "most mistakes to return"})
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0),
-                               metadata={"description": "skip this many (paging)"})
-    true = ma.fields.Integer(validate=ma.validate.Range(min=0), metadata={
-        "description": "only examples of this true class (a confusion-matrix row)"})
-    predicted = ma.fields.Integer(validate=ma.validate.Range(min=0), metadata={
-        "description": "only examples predicted as this class (a confusion-matrix column)"})
-    order = ma.fields.String(load_default=ORDERS[0], validate=ma.validate.OneOf(ORDERS), metadata={
-        "description": "confidence: the most confidently wrong first; index: test-set order"})
-
-
-class MistakeSchema(ma.Schema):
-    index = ma.fields.Integer(metadata={"description": "position in the dataset's test split"})
-    true = ma.fields.Integer(metadata={"description": "the true label"})
-    predicted = ma.fields.Integer(metadata={"description": "the model's label"})
-    true_class = ma.fields.String()
-    predicted_class = ma.fields.String()
-    confidence = ma.fields.Float(metadata={"description": "probability of the predicted label"})
-    probabilities = ma.fields.List(ma.fields.Float(), metadata={"description": "one per class"})
-    image = ma.fields.String(metadata={"description": "image datasets: a PNG data URL (28x28)"})
-    inputs = ma.fields.List(ma.fields.Float(), metadata={
-        "description": "datasets that are not images: the input values"})
-
-
-class MistakesSchema(ma.Schema):
-    model_id = ma.fields.String()
-    dataset = ma.fields.String()
-    classes = ma.fields.List(ma.fields.String())
-    test_size = ma.fields.Integer(metadata={"description": "examples in the test split"})
-    mistakes_total = ma.fields.Integer(metadata={"description": "misclassified test examples"})
-    total = ma.fields.Integer(metadata={"description": "mistakes matching the filter"})
-    limit = ma.fields.Integer()
-    offset = ma.fields.Integer()
-    order = ma.fields.String()
-    mistakes = ma.fields.List(ma.fields.Nested(MistakeSchema))
-
-
 def model_with_dataset(model_id):
-    """The loaded model and its dataset's description; 409 if the dataset is not recorded."""
+    """The loaded model and its dataset's name: a built-in, or (table models) an uploaded
+    dataset's id; 409 if the dataset is not recorded."""
     model = resolve_model(model_id)
-    info = DATASETS.get(model.record.get("dataset"))
-    if info is None:
+    dataset = model.record.get("dataset")
+    if dataset not in DATASETS and (model.table is None or not isinstance(dataset, str)):
         abort(409, message=f"Model {model.model_id} does not record a known dataset.")
-    return model, info
+    return model, dataset
+
+
+def split_predictions(model, dataset):
+    """The model's answers on its dataset's test split (cached); 503 or 409 if unreadable."""
+    try:
+        return services().derived.test_predictions(model, dataset)
+    except DatasetUnavailable as error:
+        abort(503, message=f"The API cannot read the {dataset} test split: {error}")
+    except DatasetNotFound:
+        abort(409, message=f"Model {model.model_id}'s dataset {dataset} has been deleted: its "
+                           "test split is gone.")
 
 
 def check_class(args, field, num_classes):
@@ -96,18 +70,20 @@ class Mistakes(MethodView):
         `true=i&predicted=j` gives the examples behind cell (i, j) of the evaluation's
         confusion matrix (rows: true class, columns: predicted). Each mistake has its test
         index, both labels, the probabilities and, for image datasets, the image as a PNG
-        data URL. Predictions on the test split are computed once per model and cached.
+        data URL; for table datasets, the `row` by column name. A regression model's mistakes
+        are its test rows with the largest absolute errors first (`true_value`,
+        `predicted_value`, `error` in the target's units). Predictions on the test split are
+        computed once per model and cached.
         """
-        model, info = model_with_dataset(model_id)
+        model, dataset = model_with_dataset(model_id)
+        if model.regression:
+            return largest_errors(model, dataset, split_predictions(model, dataset), args)
         for field in ("true", "predicted"):
             check_class(args, field, model.num_classes)
         if "true" in args and args.get("true") == args.get("predicted"):
             abort(422, message="true and predicted are equal: those examples are correct.",
                   errors={"predicted": ["must differ from true (a diagonal cell holds no mistakes)"]})
-        try:
-            split = derived(current_app).test_predictions(model, info.name)
-        except DatasetUnavailable as error:
-            abort(503, message=f"The API cannot read the {info.name} test split: {error}")
+        split = split_predictions(model, dataset)
         wrong = split.predicted != split.y
         total_wrong = int(wrong.sum())
         for field, labels in (("true", split.y), ("predicted", split.predicted)):
@@ -119,14 +95,15 @@ class Mistakes(MethodView):
             chosen = chosen[np.argsort(-confidence, kind="stable")]
         page = chosen[args["offset"]:args["offset"] + args["limit"]]
         return {
-            "model_id": model.model_id, "dataset": info.name, "classes": list(model.classes),
+            "model_id": model.model_id, "dataset": dataset, "task": model.task,
+            "classes": list(model.classes),
             "test_size": len(split.y), "mistakes_total": total_wrong, "total": len(chosen),
             "limit": args["limit"], "offset": args["offset"], "order": args["order"],
-            "mistakes": [mistake(split, int(index), model, info) for index in page],
+            "mistakes": [mistake(split, int(index), model) for index in page],
         }
 
 
-def mistake(split, index, model, info):
+def mistake(split, index, model):
     true, predicted = int(split.y[index]), int(split.predicted[index])
     entry = {
         "index": index, "true": true, "predicted": predicted,
@@ -134,11 +111,13 @@ def mistake(split, index, model, info):
         "confidence": float(split.probabilities[index, predicted]),
         "probabilities": split.probabilities[index].tolist(),
     }
-    if info.image_shape:
-        image = split.X[index].reshape(info.image_shape)
-        entry["image"] = pictures.data_url(pictures.pixels_png(image))
+    if model.image_shape:
+        image = split.X[index].reshape(model.image_shape)
+        entry["image"] = data_url(pictures.pixels_png(image))
     else:
         entry["inputs"] = split.X[index].tolist()
+    if model.table is not None:
+        entry["row"] = raw_row(model.table, split.X[index])
     return entry
 
 
@@ -156,11 +135,12 @@ class Weights(MethodView):
         The first layer of an image model shows each hidden unit's incoming weights as a
         28x28 tile (the pattern of pixels that excites it, in red, or inhibits it, in
         blue), all tiles on one symmetric scale with its legend. Other layers are drawn as
-        a heatmap: rows are the units feeding in, columns the layer's units.
+        a heatmap: rows are the units feeding in, columns the layer's units; a table
+        model's first layer is a features × units heatmap, its rows named by feature.
         """
         model = resolve_model(model_id)
         index = parse_layer(layer, len(model.layers))
-        png = derived(current_app).get(model, ("weights", index), lambda: draw_weights(model, index))
+        png = services().derived.get(model, ("weights", index), lambda: draw_weights(model, index))
         etag = hashlib.sha256(repr((model.model_id, model.stamp, index)).encode()).hexdigest()[:32]
         response = Response(png, mimetype="image/png")
         response.set_etag(etag)
@@ -184,10 +164,15 @@ def draw_weights(model, index):
     if index == 0 and model.image_shape and fan_in == int(np.prod(model.image_shape)):
         return pictures.weight_tiles_png(weights, model.image_shape, title)
     last = index == len(model.layers) - 1
+    table = model.table if index == 0 else None
+    inputs = "input feature" if table is not None else "input pixel"
+    output = "class" if not model.regression else (
+        f"value of {model.table.target.name}" if model.table is not None else "value")
     return pictures.weight_heatmap_png(
-        weights, title, from_label="input pixel" if index == 0 else f"unit of layer {index - 1}",
-        to_label="class" if last else f"unit of layer {index}",
-        to_ticks=list(model.classes) if last and fan_out == model.num_classes else None)
+        weights, title, from_label=inputs if index == 0 else f"unit of layer {index - 1}",
+        to_label=output if last else f"unit of layer {index}",
+        to_ticks=list(model.classes) if last and fan_out == model.num_classes else None,
+        from_ticks=table.feature_names if table is not None else None)
 
 
 @blp.route("/<model_ref:model_id>/card")
@@ -201,7 +186,7 @@ class Card(MethodView):
         Built from what was saved with the model: per-class precision and recall, the
         worst-confused pairs (with the `mistakes` query that lists them) and curl examples.
         """
-        model, _info = model_with_dataset(model_id)
+        model, _dataset = model_with_dataset(model_id)
         text = build_card(model.record, base_url=request.host_url.rstrip("/"),
                           stop_reason=job_stop_reason(model.record.get("job_id")))
         return Response(text, mimetype="text/markdown")

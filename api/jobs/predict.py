@@ -1,36 +1,36 @@
-"""POST /v1/jobs/{id}/predict: classify with a job's latest weights, while it is still training.
+"""POST /v1/jobs/{id}/predict: predict with a job's latest weights, while it is still training.
 
 Same bodies and answers as model prediction (`api.models.predict.respond`), plus which weights were
 used: `epoch` (complete epochs behind them) and `weights` (`checkpoint` while the job runs,
-`model` once it has succeeded). A learner can draw a digit and watch the answer improve
-epoch by epoch.
+`model` once it has succeeded). A learner can draw a digit, or send a row of a table, and watch
+the answer improve epoch by epoch: a checkpoint of a table job predicts with its dataset's
+preprocessing, as the model will.
 """
 
 import threading
 import time
 from collections import OrderedDict
 
-import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 
 from api.core.blueprint import Blueprint
 from api.core.errors import not_found_message
 from api.core.ownership import visible
 from api.core.services import services
+from api.jobs.schemas import JobPredictResponseSchema
 from api.models.cache import prepare
 from api.models.predict import (
     ERROR_RESPONSES,
     REQUEST_BODY,
-    PredictArgsSchema,
-    PredictResponseSchema,
     allow_large_bodies,
     prediction_error,
     query_arguments,
     respond,
 )
+from api.models.schemas import PredictArgsSchema
 from api.models.serving import PredictionError, resolve_model
-from engine.datasets import DATASETS
+from engine.datasets import DATASETS, preprocessing_for
+from engine.tables import TablePreprocessing
 
 blp = Blueprint(
     "job_predict", __name__, url_prefix="/v1/jobs",
@@ -38,9 +38,8 @@ blp = Blueprint(
 )
 blp.register_error_handler(PredictionError, prediction_error)
 blp.before_request(allow_large_bodies)
+blp.record_once(lambda state: init_checkpoint_models(state.app))
 
-CACHE_KEY = "mlpq_checkpoint_models"
-WEIGHTS = ("checkpoint", "model")
 NO_CHECKPOINT = {  # job status -> why it has no weights to predict with
     "queued": "it is queued; its first checkpoint is written after its first epoch",
     "running": "it is running; its first checkpoint is written after its first complete epoch",
@@ -73,10 +72,12 @@ class CheckpointModels:
         if loaded is None:
             return None
         network, epoch = loaded
-        info = DATASETS[job["dataset"]]
         model = prepare(job["id"], network, ("checkpoint", epoch),
-                        {"classes": list(info.classes)},
+                        checkpoint_manifest(job["dataset"]),
                         {"dataset": job["dataset"], "owner": job.get("owner")})
+        if model.table is not None and model.regression:
+            # A saved model's target scale is its table's target mean and std (engine.serialization).
+            network.target_scale = (model.table.target.mean, model.table.target.std)
         with self._lock:
             self._entries[job["id"]] = (epoch, model)
             self._entries.move_to_end(job["id"])
@@ -85,24 +86,27 @@ class CheckpointModels:
         return epoch, model
 
 
-class JobPredictResponseSchema(PredictResponseSchema):
-    model_id = ma.fields.String(allow_none=True, metadata={
-        "description": "the job's model once it has succeeded; null while it trains"})
-    job_id = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "the job's status when it answered"})
-    epoch = ma.fields.Integer(metadata={"description": "complete epochs behind the weights used"})
-    epochs = ma.fields.Integer(allow_none=True, metadata={"description": "epochs planned"})
-    weights = ma.fields.String(metadata={"enum": list(WEIGHTS), "description":
-                                         "checkpoint: the latest end-of-epoch checkpoint; "
-                                         "model: the job's saved model"})
+def checkpoint_manifest(dataset: str) -> dict:
+    """What the job's model manifest will say of its classes and preprocessing: a built-in
+    table's, or the uploaded dataset's."""
+    info = DATASETS.get(dataset)
+    if info is not None and info.kind != "table":
+        return {"classes": list(info.classes)}  # prepare() reads the rest from the dataset name
+    if info is not None:
+        table = preprocessing_for(dataset)
+    else:
+        record = services().artifacts.get_dataset(dataset)
+        if record is None:
+            raise PredictionError(409, "no_checkpoint", f"The job's dataset {dataset} has been "
+                                  "deleted: its rows cannot be encoded.", "job_id")
+        table = TablePreprocessing.from_dict(record["preprocessing"])
+    return {"dataset": dataset, "classes": table.classes or [], "preprocessing": table.to_dict()}
 
 
-def checkpoint_models() -> CheckpointModels:
-    app = current_app
-    cache = app.extensions.get(CACHE_KEY)
-    if cache is None:
-        cache = app.extensions.setdefault(CACHE_KEY, CheckpointModels(app.config["MODEL_CACHE_SIZE"]))
-    return cache
+def init_checkpoint_models(app) -> None:
+    state = services(app)
+    if state.checkpoint_models is None:
+        state.checkpoint_models = CheckpointModels(app.config["MODEL_CACHE_SIZE"])
 
 
 def job_weights(job_id: str):
@@ -117,7 +121,7 @@ def job_weights(job_id: str):
         epoch = len(model.record.get("metrics") or [])
         return model, {**header, "model_id": model.model_id, "epoch": epoch, "weights": "model"}
     # Cancelling keeps nothing: its checkpoint is deleted, whatever this process has cached.
-    found = checkpoint_models().get(job) if job["status"] != "cancelled" else None
+    found = services().checkpoint_models.get(job) if job["status"] != "cancelled" else None
     if found is None:
         reason = NO_CHECKPOINT.get(job["status"], f"it is {job['status']}")
         raise PredictionError(409, "no_checkpoint",
@@ -133,7 +137,9 @@ class JobPredict(MethodView):
              responses=ERROR_RESPONSES)
     @blp.response(200, JobPredictResponseSchema)
     def post(self, job_id):
-        """Classify with a job's latest weights: same bodies and answers as model predict.
+        """Predict with a job's latest weights: same bodies and answers as model predict
+        (`inputs`, `images`, and for a table job `rows` or a CSV, encoded with its dataset's
+        preprocessing).
 
         While the job trains, its latest end-of-epoch checkpoint answers; once it has
         succeeded, its model does. The answer adds `job_id`, `status`, `epoch` (complete

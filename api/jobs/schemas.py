@@ -1,16 +1,12 @@
-"""A training job's schemas: the job record, its progress and error, the listing's arguments."""
+"""A training job's schemas: its record, progress and error, listing arguments, and predictions."""
 
 import marshmallow as ma
 
+from api.models.schemas import PredictResponseSchema
 from api.plans.schemas import PlanSchema
-from api.specs.schemas import (
-    STOP_REASONS,
-    EpochMetricsSchema,
-    JobSpecSchema,
-    nullable_float,
-    timestamp,
-)
-from worker.store.jobs import STATUSES
+from api.specs.schemas import EpochMetricsSchema, JobSpecSchema, nullable_float, timestamp
+from engine.tasks import TASKS
+from worker.store.jobs import STATUSES, STOP_REASONS, TERMINAL_STATUSES
 
 
 class ProgressSchema(ma.Schema):
@@ -33,8 +29,16 @@ class JobSchema(ma.Schema):
     id = ma.fields.String(metadata={"description": "32 lowercase hex digits"})
     name = ma.fields.String()
     owner = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={"enum": list(STATUSES)})
-    dataset = ma.fields.String()
+    status = ma.fields.String(metadata={
+        "enum": list(STATUSES),
+        # Machine-readable for clients (the studio): the statuses a job ends in and never leaves.
+        "x-terminal": [status for status in STATUSES if status in TERMINAL_STATUSES]})
+    dataset = ma.fields.String(metadata={"description": "a built-in's name or an uploaded "
+                                                        "dataset's id"})
+    dataset_name = ma.fields.String(metadata={"description": "the dataset's name for people"})
+    dataset_sha256 = ma.fields.String(allow_none=True, metadata={
+        "description": "SHA-256 of the uploaded file it trains on; null for built-ins"})
+    task = ma.fields.String(metadata={"enum": list(TASKS), "description": "the model's task"})
     spec = ma.fields.Nested(JobSpecSchema)
     progress = ma.fields.Nested(ProgressSchema, allow_none=True)
     metrics = ma.fields.List(ma.fields.Nested(EpochMetricsSchema),
@@ -61,3 +65,18 @@ class JobSchema(ma.Schema):
 class JobListArgsSchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES),
                               metadata={"description": "only jobs in this status"})
+
+
+WEIGHTS = ("checkpoint", "model")  # what a job's prediction used (api.jobs.predict)
+
+
+class JobPredictResponseSchema(PredictResponseSchema):
+    model_id = ma.fields.String(allow_none=True, metadata={
+        "description": "the job's model once it has succeeded; null while it trains"})
+    job_id = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "the job's status when it answered"})
+    epoch = ma.fields.Integer(metadata={"description": "complete epochs behind the weights used"})
+    epochs = ma.fields.Integer(allow_none=True, metadata={"description": "epochs planned"})
+    weights = ma.fields.String(metadata={"enum": list(WEIGHTS), "description":
+                                         "checkpoint: the latest end-of-epoch checkpoint; "
+                                         "model: the job's saved model"})

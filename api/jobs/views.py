@@ -14,8 +14,7 @@ from flask_smorest import abort
 
 from api.core.auth import active_jobs_limit, too_many_active_jobs
 from api.core.blueprint import Blueprint
-from api.core.errors import not_found_message
-from api.core.ownership import current_owner, owner_filter, visible
+from api.core.ownership import current_owner, found_or_404, owner_filter
 from api.core.services import services
 from api.jobs.schemas import JobListArgsSchema, JobSchema
 from api.plans.views import make_plan
@@ -37,7 +36,6 @@ MAX_OFFSET = 2**62
 EVENT_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 LARGEST_ID_PART = 2**64 - 1
 RECONNECT_MILLISECONDS = 2000
-SSE_SLOTS = "mlpq.sse_slots"
 SSE_EVENT_SCHEMA = {  # one event on the stream
     "type": "object",
     "properties": {
@@ -58,15 +56,12 @@ LAST_EVENT_ID_PARAMETER = {
 @blp.record_once
 def _create_stream_slots(state):
     # Each open stream holds a server thread; capping them keeps threads free for the rest.
-    state.app.extensions[SSE_SLOTS] = threading.BoundedSemaphore(state.app.config["SSE_MAX_STREAMS"])
+    services(state.app).sse_slots = threading.BoundedSemaphore(state.app.config["SSE_MAX_STREAMS"])
 
 
 def find_job(job_id):
     """The job record, or 404 when it does not exist or belongs to someone else."""
-    job = services().jobs.get(job_id)
-    if job is None or not visible(job):
-        abort(404, message=not_found_message("job", job_id))
-    return job
+    return found_or_404(services().jobs.get(job_id), "job", job_id)
 
 
 @blp.route("")
@@ -104,24 +99,30 @@ class Jobs(MethodView):
         `/v1/jobs/{id}/events`. An API key may have MLPQ_MAX_ACTIVE_JOBS_PER_KEY jobs
         queued or running; past that, 429 with Retry-After.
         """
-        store = services().jobs
         try:
-            job = store.create(name=new_job["name"], dataset=new_job["dataset"],
-                               spec=new_job["spec"], owner=current_owner(),
-                               max_active=active_jobs_limit(),
-                               plan=make_plan(new_job["dataset"], new_job["spec"]))
+            job = services().jobs.create(name=new_job["name"], spec=new_job["spec"],
+                                         **new_job["data"].job_fields(), owner=current_owner(),
+                                         max_active=active_jobs_limit(),
+                                         plan=make_plan(new_job["data"], new_job["spec"]))
         except ActiveJobLimit as error:
             too_many_active_jobs(error)
-        try:
-            enqueue_training(services().celery, job["id"])
-        except Exception as error:  # the broker is down: do not leave a job queued forever
-            logger.warning("could not enqueue job %s: %s", job["id"], error,
-                           extra={"job_id": job["id"]})
-            store.finish(job["id"], "failed",
-                         error={"type": "enqueue_failed", "message": "the job queue was unreachable"})
+        if not enqueue(job["id"]):
             abort(503, message="The job queue is unreachable; the job was not started. Retry later.",
                   headers={"Retry-After": "5"})
         return job, 202, {"Location": url_for("jobs.JobById", job_id=job["id"])}
+
+
+def enqueue(job_id, what="job"):
+    """Put a created job on the training queue; False when the broker is down, and then the job
+    has failed (`enqueue_failed`) rather than stay queued forever."""
+    try:
+        enqueue_training(services().celery, job_id)
+    except Exception as error:
+        logger.warning("could not enqueue %s %s: %s", what, job_id, error, extra={"job_id": job_id})
+        services().jobs.finish(job_id, "failed", error={
+            "type": "enqueue_failed", "message": "the job queue was unreachable"})
+        return False
+    return True
 
 
 @blp.route("/<id:job_id>")
@@ -197,7 +198,7 @@ class JobEvents(MethodView):
             replay = [event for event in [next(events, None)] if event is not None]
             if not replay:
                 return Response(status=204)
-        slots = current_app.extensions[SSE_SLOTS]
+        slots = services().sse_slots
         if not slots.acquire(blocking=False):
             events.close()
             abort(503, message="Too many event streams are open; poll the job or retry later.",

@@ -22,6 +22,7 @@ import numpy as np
 from engine.datasets import DATASETS
 from engine.network import Network
 from engine.serialization import MANIFEST, WEIGHTS, ModelFileError, read_manifest
+from engine.tables import CLASSIFICATION, KIND, REGRESSION, TablePreprocessing
 from worker.store.artifacts import ModelNotFound
 from worker.store.ids import validate_id
 
@@ -60,11 +61,24 @@ class LoadedModel:
     unit_range: bool  # inputs must lie in [0, 1]
     manifest: dict
     record: dict
+    # A table model's preprocessing (engine.tables), read once here rather than per request:
+    # rows by column name go through it before the first layer. None for other models.
+    table: TablePreprocessing | None = None
+    task: str = CLASSIFICATION  # or REGRESSION: num_classes is then 0, outputs are values
 
     def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
         """(n, input_size) -> (n, num_classes) in the model's dtype: the engine's forward pass
         (its scratch buffers are per thread, so concurrent requests share nothing mutable)."""
         return self.network.predict_proba(inputs)
+
+    def predict_values(self, inputs: np.ndarray) -> np.ndarray:
+        """Regression: (n, input_size) -> values in the target's units, (n,) float64 for one
+        output unit, else (n, outputs)."""
+        return self.network.predict_values(inputs)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == REGRESSION
 
 
 @dataclass(frozen=True)
@@ -92,13 +106,18 @@ def prepare(model_id: str, network, stamp: tuple, manifest: dict, record: dict) 
                          if info.image_shape else {"scale": "none"})
         classes = list(info.classes)
     image_shape = preprocessing.get("image_shape")
+    # A tampered or ill-formed table preprocessing is a ValueError naming the key: corrupt.
+    table = TablePreprocessing.from_dict(preprocessing) if preprocessing.get("kind") == KIND else None
+    if table is not None and table.input_size != network.input_size:
+        raise ValueError(f"preprocessing encodes a row as {table.input_size} inputs; the "
+                         f"network takes {network.input_size}")
     return LoadedModel(
         model_id=model_id, stamp=stamp, network=network, layers=layers, dtype=network.dtype,
-        input_size=network.input_size, num_classes=network.num_classes,
+        input_size=network.input_size, num_classes=network.num_classes or 0,
         classes=tuple(str(name) for name in classes),
         image_shape=tuple(image_shape) if image_shape else None,
         unit_range=preprocessing.get("scale") == "0-1",
-        manifest=manifest, record=record,
+        manifest=manifest, record=record, table=table, task=network.task,
     )
 
 
@@ -221,7 +240,10 @@ class ModelCache:
             return _Broken(stamp, ModelCorrupt(model_id, reason))
         # The record (owner, job_id, dataset, ...) as the store reads it: visible() needs the owner.
         record = self.artifacts.get_model(model_id) or {}
-        return prepare(model_id, network, stamp, manifest, record)
+        try:
+            return prepare(model_id, network, stamp, manifest, record)
+        except ValueError as error:  # the table preprocessing in the manifest is ill-formed
+            return _Broken(stamp, ModelCorrupt(model_id, f"{MANIFEST}: {error}"))
 
 
 def _unwrap(entry):

@@ -1,4 +1,4 @@
-"""Decode client images safely and turn them into MNIST-style 28x28 inputs.
+"""Images in and out: client images decoded safely into MNIST-style 28x28 inputs; PNG data URLs.
 
 MNIST was made by scaling each digit to fit a 20x20 box (keeping its aspect ratio, with
 anti-aliasing) and pasting it into a 28x28 field so that its centre of mass sits at the
@@ -6,6 +6,7 @@ centre. `to_mnist` repeats those steps so that a photo or a drawing of a digit r
 model looking like the images it was trained on.
 """
 
+import base64
 import io
 from dataclasses import dataclass
 
@@ -179,3 +180,12 @@ def _centre_by_mass(patch: np.ndarray) -> np.ndarray:
     field = np.zeros((FIELD, FIELD), dtype=np.float32)
     field[top : top + height, left : left + width] = patch
     return field
+
+
+# ---- pictures out -------------------------------------------------------------------------------
+
+DIVERGING = "RdBu_r"  # the colour scale of every signed picture: red positive, blue negative
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -1,8 +1,9 @@
-"""POST /v1/models/{id}/predict: classify pixel arrays or PNG/JPEG images with a trained model.
+"""POST /v1/models/{id}/predict: pixel arrays, PNG/JPEG images or table rows through a trained model.
 
 Bodies are parsed here rather than through marshmallow: 1000 samples of 784 numbers are
 784,000 JSON values, which orjson decodes about 4x faster than the standard library and
-NumPy turns into one array in a single call. Schemas below document the body for OpenAPI.
+NumPy turns into one array in a single call. Schemas (api.models.schemas) document the
+body for OpenAPI.
 """
 
 import base64
@@ -17,62 +18,23 @@ from flask.views import MethodView
 
 from api.core.blueprint import Blueprint
 from api.core.errors import error_response, flatten_messages, summarize
-from api.insight.saliency import check_explainable, explain
+from api.core.services import services
+from api.models.answers import encode_predictions, encode_values
 from api.models.images import ImageError, preprocess_image
-from api.models.schemas import ModelListArgsSchema
-from api.models.serving import PredictionError, check_batch, init_serving, resolve_model, serving
+from api.models.rows import ROWS, check_table_model, csv_rows, rows_batch
+from api.models.saliency import check_explainable, explain
+from api.models.schemas import PredictArgsSchema, PredictRequestSchema, PredictResponseSchema
+from api.models.serving import PredictionError, check_batch, init_serving, resolve_model
 
 blp = Blueprint(
     "predict", __name__, url_prefix="/v1/models",
-    description="Classify digits with a trained model: pixel arrays, base64 images or uploads.",
+    description="Predict with a trained model: pixel arrays, base64 images or uploads, and "
+                "table rows by column name (JSON or a CSV upload).",
 )
 blp.record_once(lambda state: init_serving(state.app))
 
-JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 IMAGE_STATUS = {"too_large": 413, "too_many_pixels": 413}  # other image problems are 422
-
-
-class PredictArgsSchema(ModelListArgsSchema):
-    top_k = ma.fields.Integer(load_default=3, validate=ma.validate.Range(min=1), metadata={
-        "description": "how many of the most likely labels to list (at most the class count)"})
-    return_preprocessed = ma.fields.Boolean(load_default=False, metadata={
-        "description": "also return the 28x28 array (0..1) the model saw for each input"})
-    explain = ma.fields.Boolean(load_default=False, metadata={
-        "description": "image models: also return each input's saliency, the gradient of "
-                       "the predicted class's probability with respect to every pixel, as "
-                       "numbers and as a PNG overlay"})
-
-
-class PredictRequestSchema(ma.Schema):
-    inputs = ma.fields.List(ma.fields.Raw(), metadata={
-        "description": "samples: each 784 numbers in [0, 1] or a 28x28 nested array"})
-    images = ma.fields.List(ma.fields.String(), metadata={
-        "description": "base64 PNG or JPEG images (a data: URL prefix is accepted)"})
-
-
-class RankedLabelSchema(ma.Schema):
-    label = ma.fields.Integer()
-    probability = ma.fields.Float()
-
-
-class PredictionSchema(ma.Schema):
-    label = ma.fields.Integer(metadata={"description": "index of the most likely class"})
-    probabilities = ma.fields.List(ma.fields.Float(), metadata={"description": "one per class"})
-    top_k = ma.fields.List(ma.fields.Nested(RankedLabelSchema))
-    preprocessed = ma.fields.List(ma.fields.List(ma.fields.Float()), metadata={
-        "description": "with ?return_preprocessed=true: the 28x28 input the model saw"})
-    saliency = ma.fields.List(ma.fields.Float(), metadata={
-        "description": "with ?explain=true: d(probability of `label`)/d(pixel), one per input "
-                       "value (784)"})
-    saliency_overlay = ma.fields.String(metadata={
-        "description": "with ?explain=true: a PNG data URL, the input in grey under its "
-                       "saliency (red raises the label's probability, blue lowers it)"})
-
-
-class PredictResponseSchema(ma.Schema):
-    model_id = ma.fields.String()
-    classes = ma.fields.List(ma.fields.String(), metadata={"description": "class name per label"})
-    predictions = ma.fields.List(ma.fields.Nested(PredictionSchema))
+BODY_KEYS = {"inputs", "images", ROWS}
 
 
 ERROR_RESPONSES = {
@@ -81,7 +43,7 @@ ERROR_RESPONSES = {
     "409": "DEFAULT_ERROR",  # a job that has not succeeded, or a corrupt model
     "413": "DEFAULT_ERROR",  # too many inputs, body or image too large
     "415": "DEFAULT_ERROR",  # neither JSON nor multipart
-    "422": "DEFAULT_ERROR",  # bad shape, value, image or query parameter
+    "422": "DEFAULT_ERROR",  # bad shape, value, image, row or query parameter
 }
 REQUEST_BODY = {
     "required": True,
@@ -89,8 +51,13 @@ REQUEST_BODY = {
         "application/json": {"schema": PredictRequestSchema},
         "multipart/form-data": {"schema": {
             "type": "object",
-            "properties": {"image": {"type": "array", "items": {"type": "string",
-                                                                "format": "binary"}}},
+            "properties": {
+                "image": {"type": "array", "items": {"type": "string", "format": "binary"},
+                          "description": "image files (image models)"},
+                ROWS: {"type": "string", "format": "binary", "description":
+                       "table models: a CSV of rows with a header row (comma, semicolon or "
+                       "tab; UTF-8; gzip allowed), one prediction per data row"},
+            },
         }},
     },
 }
@@ -99,7 +66,7 @@ REQUEST_BODY = {
 @blp.before_request
 def allow_large_bodies():
     """Prediction batches are larger than job specs: their own cap (413 beyond it)."""
-    request.max_content_length = serving().max_body_bytes
+    request.max_content_length = services().serving.max_body_bytes
 
 
 @blp.errorhandler(PredictionError)
@@ -137,12 +104,17 @@ class Predict(MethodView):
              responses=ERROR_RESPONSES)
     @blp.response(200, PredictResponseSchema)
     def post(self, model_id):
-        """Classify digits: JSON `inputs`, JSON base64 `images`, or multipart image uploads.
+        """Predict: JSON `inputs`, JSON base64 `images` or image uploads, JSON `rows` or a CSV.
 
         `{model_id}` is a model id, the id of the job that trained it, or `latest`
         (optionally with `?dataset=`). Images are made to look like MNIST first: greyscale,
         inverted if the background is light, cropped to the digit, scaled into 20x20 and
-        centred by mass in 28x28. `?explain=true` adds each input's saliency (image models).
+        centred by mass in 28x28. A table model takes `rows` of raw values by column name
+        (or a CSV upload, field `rows`), put through the preprocessing saved with it; a
+        missing, extra or misspelled column or an unknown category is a 422 keyed
+        `rows[i].column`, listing what is expected. A regression model answers a `value` per
+        row in the target's units. `?explain=true` adds each input's saliency (image models)
+        or per-feature attribution, gradient × input (table models).
         The `Server-Timing` header gives the milliseconds spent receiving the body,
         decoding it, inferring (and explaining) and encoding the answer.
         """
@@ -152,7 +124,7 @@ class Predict(MethodView):
 
 
 def respond(model, args: dict, started: float, header: dict | None = None) -> Response:
-    """Read the body, classify it with `model` (a LoadedModel) and answer, with timings.
+    """Read the body, predict with `model` (a LoadedModel) and answer, with timings.
 
     `header` adds top-level fields to the answer (job predictions say which epoch)."""
     if args["explain"]:
@@ -161,12 +133,15 @@ def respond(model, args: dict, started: float, header: dict | None = None) -> Re
     received = time.perf_counter()
     batch = read_batch(model, payload)
     decoded = time.perf_counter()
-    probabilities = model.predict_proba(batch)
-    explanation = explain(model, batch, probabilities) if args["explain"] else None
+    outputs = model.predict_values(batch) if model.regression else model.predict_proba(batch)
+    explanation = explain(model, batch, outputs) if args["explain"] else None
     inferred = time.perf_counter()
-    body = encode_predictions(model, probabilities, min(args["top_k"], model.num_classes),
-                              batch if args["return_preprocessed"] else None, explanation,
-                              header)
+    preprocessed = batch if args["return_preprocessed"] else None
+    if model.regression:
+        body = encode_values(model, outputs, preprocessed, explanation, header)
+    else:
+        body = encode_predictions(model, outputs, min(args["top_k"], model.num_classes),
+                                  preprocessed, explanation, header)
     finished = time.perf_counter()
     response = Response(body, mimetype="application/json")
     response.headers["Server-Timing"] = server_timing(
@@ -175,10 +150,11 @@ def respond(model, args: dict, started: float, header: dict | None = None) -> Re
     return response
 
 
-def receive_body() -> bytes | list[tuple[str, bytes]]:
-    """JSON body bytes, or (name, bytes) per uploaded file of a multipart body."""
+def receive_body():
+    """JSON body bytes, (name, bytes) per uploaded image of a multipart body, or its CSV of
+    rows (a FileStorage)."""
     if request.mimetype == "multipart/form-data":
-        return uploaded_images()
+        return uploaded_rows() if ROWS in request.files else uploaded_images()
     if not request.is_json:
         raise PredictionError(
             415, "unsupported_media_type",
@@ -191,13 +167,22 @@ def read_batch(model, payload) -> np.ndarray:
     """The request body -> (n, input_size) checked batch, whatever form it came in."""
     if isinstance(payload, list):
         return images_batch(model, payload, "image")
+    if not isinstance(payload, bytes):  # a CSV of rows
+        check_table_model(model)
+        rows, source = csv_rows(payload, lambda count: check_count(count, ROWS))
+        return rows_batch(model, rows, lines=source.line)
     body = parse_json(payload)
-    if not isinstance(body, dict) or len(body) != 1 or not body.keys() <= {"inputs", "images"}:
+    if not isinstance(body, dict) or len(body) != 1 or not body.keys() <= BODY_KEYS:
         raise PredictionError(422, "invalid_body", 'Send a JSON object with exactly one key: '
-                              '"inputs" (arrays of numbers) or "images" (base64 PNG/JPEG).')
+                              '"inputs" (arrays of numbers), "images" (base64 PNG/JPEG) or '
+                              '"rows" (table models: objects of values by column name).')
     field, items = next(iter(body.items()))
     if not isinstance(items, list) or not items:
         raise PredictionError(422, "invalid_body", f"{field} must be a non-empty list.", field)
+    if field == ROWS:
+        check_table_model(model)
+        check_count(len(items), field)
+        return rows_batch(model, items)
     check_count(len(items), field)
     if field == "images":
         return images_batch(model, [(f"images[{i}]", decode_base64(item, f"images[{i}]"))
@@ -239,7 +224,7 @@ def to_array(items: list, field: str) -> np.ndarray:
 
 
 def check_count(count: int, field: str) -> None:
-    limit = serving().max_inputs
+    limit = services().serving.max_inputs
     if count > limit:
         raise PredictionError(
             413, "too_many_inputs",
@@ -252,7 +237,7 @@ def decode_base64(item, field: str) -> bytes:
         raise PredictionError(422, "invalid_image", f"{field} must be a base64 string.", field)
     if item.startswith("data:"):
         item = item.partition(",")[2]  # data:image/png;base64,....
-    limit = serving().image_limits.max_bytes
+    limit = services().serving.image_limits.max_bytes
     if len(item) * 3 // 4 > limit + 3:
         raise PredictionError(413, "image_too_large",
                               f"{field} is larger than {limit} bytes once decoded.", field)
@@ -265,7 +250,7 @@ def decode_base64(item, field: str) -> bytes:
 
 def uploaded_images() -> list[tuple[str, bytes]]:
     """Every file part of a multipart body, in order, whatever its field name."""
-    limit = serving().image_limits.max_bytes
+    limit = services().serving.image_limits.max_bytes
     files = list(request.files.items(multi=True))
     if not files:
         raise PredictionError(422, "invalid_body", "The multipart body has no files; send "
@@ -278,6 +263,14 @@ def uploaded_images() -> list[tuple[str, bytes]]:
     return images
 
 
+def uploaded_rows():
+    """The multipart body's CSV of rows: its one file part, named `rows`."""
+    if len(request.files) > 1:
+        raise PredictionError(422, "invalid_body", "Send the CSV of rows as the multipart "
+                              "body's only file, e.g. curl -F rows=@rows.csv.", ROWS)
+    return request.files[ROWS]
+
+
 def images_batch(model, images: list[tuple[str, bytes]], field: str) -> np.ndarray:
     """Images -> MNIST-style (n, 784) batch; any bad image fails the request, named."""
     if model.image_shape != (28, 28):
@@ -285,7 +278,7 @@ def images_batch(model, images: list[tuple[str, bytes]], field: str) -> np.ndarr
             422, "images_not_supported",
             f"Model {model.model_id} takes {model.input_size} numbers, not images; "
             'send them as "inputs".', field)
-    limits = serving().image_limits
+    limits = services().serving.image_limits
     batch = np.empty((len(images), model.input_size), dtype=model.dtype)
     for row, (name, data) in enumerate(images):
         try:
@@ -295,29 +288,6 @@ def images_batch(model, images: list[tuple[str, bytes]], field: str) -> np.ndarr
             raise PredictionError(status, f"image_{error.rule}", f"{name}: {error.message}.",
                                   name.split(" ")[0]) from None
     return batch
-
-
-def encode_predictions(model, probabilities, top_k, preprocessed, explanation=None,
-                       header=None) -> bytes:
-    """The response body; probabilities go out as float32 (shortest repr) straight from NumPy."""
-    ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :top_k]
-    ranked_probabilities = -np.sort(-probabilities, axis=1)[:, :top_k]  # the same order
-    predictions = []
-    for row, labels in enumerate(ranked.tolist()):
-        prediction = {
-            "label": labels[0],
-            "probabilities": probabilities[row],
-            "top_k": [{"label": label, "probability": probability} for label, probability
-                      in zip(labels, ranked_probabilities[row], strict=True)],
-        }
-        if preprocessed is not None:
-            prediction["preprocessed"] = preprocessed[row].reshape(model.image_shape or (-1,))
-        if explanation is not None:
-            prediction["saliency"] = explanation[0][row]
-            prediction["saliency_overlay"] = explanation[1][row]
-        predictions.append(prediction)
-    return orjson.dumps({"model_id": model.model_id, **(header or {}), "classes": model.classes,
-                         "predictions": predictions}, option=JSON_OPTIONS)
 
 
 def server_timing(**durations: float) -> str:

@@ -5,49 +5,20 @@ Both endpoints resolve a model reference (an id, a job id, or `latest`) to a cac
 client sent wrong; each blueprint renders that error in its own protocol's shape.
 """
 
-import os
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 import redis
-from flask import current_app
 from threadpoolctl import threadpool_limits
 
-from api.core.config import Setting
 from api.core.converters import LATEST, no_latest_model
 from api.core.errors import not_found_message
 from api.core.ownership import owner_filter, visible
-from api.core.services import EXTENSION_KEY as SERVICES_KEY
 from api.core.services import services
 from api.models.cache import LoadedModel, ModelCache, ModelCorrupt
 from api.models.images import ImageLimits
 from worker.store.artifacts import ModelNotFound
-
-EXTENSION_KEY = "mlpq_serving"
-
-# Flask config key -> where it comes from (same form as api.core.config.SETTINGS; README lists both).
-SETTINGS = {
-    "MODEL_CACHE_SIZE": Setting(
-        "MLPQ_MODEL_CACHE_SIZE", int, 8,
-        "models each API process keeps loaded (least recently used dropped first)"),
-    "PREDICT_MAX_INPUTS": Setting(
-        "MLPQ_PREDICT_MAX_INPUTS", int, 1024,
-        "most inputs (arrays or images) in one prediction request; more get 413"),
-    "PREDICT_MAX_BODY_BYTES": Setting(
-        "MLPQ_PREDICT_MAX_BODY_BYTES", int, 64 * 1024 * 1024,
-        "largest prediction request body (1024 inputs as JSON text are ~17 MB); more get 413"),
-    "PREDICT_MAX_IMAGE_BYTES": Setting(
-        "MLPQ_PREDICT_MAX_IMAGE_BYTES", int, 5 * 1024 * 1024,
-        "largest single image file; larger ones get 413"),
-    "PREDICT_BLAS_THREADS": Setting(
-        "MLPQ_PREDICT_BLAS_THREADS", int, 1,
-        "BLAS threads per API process (threadpoolctl, set when the app is created); with "
-        "several requests in flight, more threads than 1 fight for the same cores"),
-    "PREDICT_MAX_IMAGE_PIXELS": Setting(
-        "MLPQ_PREDICT_MAX_IMAGE_PIXELS", int, 12_000_000,
-        "most pixels (width x height) in one image, checked before decoding; more get 413"),
-}
 
 
 class PredictionError(Exception):
@@ -76,36 +47,22 @@ class Serving:
 
 
 def init_serving(app) -> Serving:
-    """Read the settings (config first, then environment) and build the cache, once per app."""
-    if EXTENSION_KEY in app.extensions:
-        return app.extensions[EXTENSION_KEY]
-    values = {}
-    for key, setting in SETTINGS.items():
-        raw = app.config.get(key, os.environ.get(setting.env) or setting.default)
-        try:
-            value = setting.parse(raw)
-        except (TypeError, ValueError):
-            value = 0
-        if value < 1:
-            raise ValueError(f"{setting.env}={raw!r} must be an integer >= 1")
-        app.config[key] = values[key] = value
-    # Process-wide. With requests in flight on every core, a second BLAS thread only waits
-    # for one: bench/http.py times the 1000-input forward pass both ways (docs/benchmarks.md).
-    threadpool_limits(limits=values["PREDICT_BLAS_THREADS"], user_api="blas")
-    state = Serving(
-        max_inputs=values["PREDICT_MAX_INPUTS"],
-        max_body_bytes=values["PREDICT_MAX_BODY_BYTES"],
-        image_limits=ImageLimits(values["PREDICT_MAX_IMAGE_BYTES"],
-                                 values["PREDICT_MAX_IMAGE_PIXELS"]),
-        cache=ModelCache(app.extensions[SERVICES_KEY].artifacts, values["MODEL_CACHE_SIZE"]),
-        latest={}, latest_lock=threading.Lock(),
-    )
-    app.extensions[EXTENSION_KEY] = state
-    return state
-
-
-def serving() -> Serving:
-    return current_app.extensions[EXTENSION_KEY]
+    """The app's prediction state, made once from its config (both prediction blueprints ask)."""
+    state = services(app)
+    if state.serving is None:
+        config = app.config
+        # Process-wide. With requests in flight on every core, a second BLAS thread only waits
+        # for one: bench/http.py times the 1000-input forward pass both ways (docs/benchmarks.md).
+        threadpool_limits(limits=config["PREDICT_BLAS_THREADS"], user_api="blas")
+        state.serving = Serving(
+            max_inputs=config["PREDICT_MAX_INPUTS"],
+            max_body_bytes=config["PREDICT_MAX_BODY_BYTES"],
+            image_limits=ImageLimits(config["PREDICT_MAX_IMAGE_BYTES"],
+                                     config["PREDICT_MAX_IMAGE_PIXELS"]),
+            cache=ModelCache(state.artifacts, config["MODEL_CACHE_SIZE"]),
+            latest={}, latest_lock=threading.Lock(),
+        )
+    return state.serving
 
 
 # ---- model lookup -----------------------------------------------------------------------------
@@ -119,7 +76,7 @@ def resolve_model(reference: str, dataset: str | None = None) -> LoadedModel:
     """
     model_id = latest_model_id(dataset) if reference == LATEST else reference
     try:
-        model = serving().cache.get(model_id)
+        model = services().serving.cache.get(model_id)
     except ModelNotFound:
         if reference != LATEST:
             model = _model_of_job(reference)
@@ -152,7 +109,7 @@ def _model_of_job(job_id: str) -> LoadedModel:
     if not job.get("model_id"):
         raise not_found
     try:
-        return serving().cache.get(job["model_id"])
+        return services().serving.cache.get(job["model_id"])
     except ModelNotFound:
         raise PredictionError(
             404, "model_not_found",
@@ -167,7 +124,7 @@ def latest_model_id(dataset: str | None = None) -> str:
     Saving, replacing or deleting a model changes `ArtifactStore.models_version()` (for files,
     the models directory's mtime: one `stat`), which tells whether the previous answer holds.
     """
-    state, artifacts = serving(), services().artifacts
+    state, artifacts = services().serving, services().artifacts
     owner = owner_filter()
     version = artifacts.models_version()
     key = (owner, dataset)

@@ -1,10 +1,13 @@
 """Open Inference Protocol (KServe V2) REST endpoints, with the binary tensor data extension.
 
 Spec: github.com/kserve/open-inference-protocol, specification/protocol/inference_rest.md, and
-Triton's docs/protocol/extension_binary_data.md. Every model has one input, `input` (FP32,
-[-1, 784], or [-1, 28, 28] for image models), and two outputs, `probabilities` (FP32,
-[-1, classes]) and `label` (INT64, [-1]). A model's name is its id, its job's id, or `latest`.
-Errors are `{"error": "..."}` as the protocol requires, whatever raised them.
+Triton's docs/protocol/extension_binary_data.md. A model has one input, `input` (FP32,
+[-1, 784], or [-1, 28, 28] for image models), except a table model, which has one input per
+feature column (api.models.v2_columns: FP32 numbers, BYTES categories, [-1, 1]) put through its
+preprocessing. A classifier has two outputs, `probabilities` (FP32, [-1, classes]) and `label`
+(INT64, [-1]); a regression model has `value` (FP32, [-1], in the target's units). A model's
+name is its id, its job's id, or `latest`. Errors are `{"error": "..."}` as the protocol
+requires, whatever raised them.
 """
 
 import logging
@@ -16,8 +19,10 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from api.core.services import services
 from api.models.predict import server_timing
-from api.models.serving import PredictionError, init_serving, resolve_model, serving
+from api.models.serving import PredictionError, init_serving, resolve_model
+from api.models.v2_columns import column_inputs, columns_batch
 from api.models.v2_tensors import HEADER_LENGTH, decode_request, encode_response
 
 logger = logging.getLogger(__name__)
@@ -46,7 +51,7 @@ def v2_error(status: int, message: str, headers=None) -> Response:
 
 @blp.before_request
 def allow_large_bodies():
-    request.max_content_length = serving().max_body_bytes
+    request.max_content_length = services().serving.max_body_bytes
 
 
 @blp.errorhandler(PredictionError)
@@ -91,7 +96,7 @@ def server_ready():
     The protocol's text gives this response as {"live": bool}; KServe's own servers and its
     gRPC message use {"ready": bool}. Both keys are sent so either reading finds its field.
     """
-    root = serving().cache.artifacts.root
+    root = services().serving.cache.artifacts.root
     ready = not os.path.exists(root) or os.access(root, os.R_OK | os.X_OK)
     return v2_response({"live": True, "ready": ready}, 200 if ready else 503)
 
@@ -103,16 +108,18 @@ def server_ready():
 def model_metadata(name):
     model = resolve_model(name)
     datatype = DATATYPES[model.dtype]
-    input_shape = [-1, model.input_size]
-    return v2_response({
-        "name": model.model_id,
-        "platform": PLATFORM,
-        "inputs": [{"name": "input", "datatype": datatype, "shape": input_shape}],
-        "outputs": [
+    inputs = (column_inputs(model.table) if model.table is not None
+              else [{"name": "input", "datatype": datatype, "shape": [-1, model.input_size]}])
+    if model.regression:
+        units = model.network.sizes[-1]
+        outputs = [{"name": "value", "datatype": "FP32", "shape": [-1] if units == 1 else [-1, units]}]
+    else:
+        outputs = [
             {"name": "probabilities", "datatype": datatype, "shape": [-1, model.num_classes]},
             {"name": "label", "datatype": "INT64", "shape": [-1]},
-        ],
-    })
+        ]
+    return v2_response({"name": model.model_id, "platform": PLATFORM, "inputs": inputs,
+                        "outputs": outputs})
 
 
 @blp.get("/models/<name>/ready")
@@ -134,11 +141,16 @@ def infer(name):
     body = request.get_data(cache=False)
     received = time.perf_counter()
     inference = decode_request(body, request.headers.get(HEADER_LENGTH), model,
-                               serving().max_inputs)
+                               services().serving.max_inputs,
+                               columns_batch if model.table is not None else None)
     decoded = time.perf_counter()
-    probabilities = model.predict_proba(inference.inputs)
+    if model.regression:
+        outputs = {"value": model.predict_values(inference.inputs).astype(np.float32)}
+    else:
+        probabilities = model.predict_proba(inference.inputs)
+        outputs = {"probabilities": probabilities,
+                   "label": probabilities.argmax(axis=1).astype(np.int64)}
     inferred = time.perf_counter()
-    outputs = {"probabilities": probabilities, "label": probabilities.argmax(axis=1).astype(np.int64)}
     body, json_length = encode_response(model.model_id, inference, outputs)
     finished = time.perf_counter()
     response = Response(body, mimetype="application/json")

@@ -17,7 +17,8 @@ from api.models.serving import PredictionError, check_batch
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 INPUT_NAME = "input"
-OUTPUT_DATATYPES = {"probabilities": None, "label": "INT64"}  # None: the model's float type
+OUTPUT_DATATYPES = {"probabilities": None, "label": "INT64", "value": "FP32"}  # None: the model's float type
+CLASSIFIER_OUTPUTS, REGRESSION_OUTPUTS = ("probabilities", "label"), ("value",)
 # Datatypes accepted for the input, with their little-endian NumPy dtype.
 INPUT_DTYPES = {"FP32": np.dtype("<f4"), "FP64": np.dtype("<f8")}
 FLOAT_NAMES = {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64"}
@@ -31,12 +32,21 @@ class InferenceRequest:
     outputs: list[tuple[str, bool]]  # (name, as binary) in the order to return them
 
 
+def output_names(model) -> tuple[str, ...]:
+    """A classifier's `probabilities` and `label`, or a regression model's `value`."""
+    return REGRESSION_OUTPUTS if model.regression else CLASSIFIER_OUTPUTS
+
+
 def bad_request(message: str, status: int = 400) -> PredictionError:
     return PredictionError(status, "invalid_inference_request", message)
 
 
-def decode_request(body: bytes, header_length: str | None, model, max_inputs: int):
-    """The raw HTTP body (+ header length) -> InferenceRequest, or PredictionError (4xx)."""
+def decode_request(body: bytes, header_length: str | None, model, max_inputs: int,
+                   decode_inputs=None):
+    """The raw HTTP body (+ header length) -> InferenceRequest, or PredictionError (4xx).
+
+    `decode_inputs(inputs, binary tail, model, max_inputs)`, when given, makes the batch of the
+    request's input tensors (table models: one per column); by default there is one, `input`."""
     json_length = _json_length(header_length, len(body))
     view = memoryview(body)
     try:
@@ -48,14 +58,18 @@ def decode_request(body: bytes, header_length: str | None, model, max_inputs: in
     request_id = document.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise bad_request('"id" must be a string')
-    parameters = _object(document.get("parameters"), "parameters")
+    parameters = json_object(document.get("parameters"), "parameters")
     binary_default = _flag(parameters, "binary_data_output", "parameters")
-    inputs = document.get("inputs")
+    tensor = (decode_inputs or _single_input)(document.get("inputs"), view[json_length:], model,
+                                              max_inputs)
+    outputs = _requested_outputs(document.get("outputs"), binary_default, output_names(model))
+    return InferenceRequest(request_id, tensor, outputs)
+
+
+def _single_input(inputs, binary: memoryview, model, max_inputs: int) -> np.ndarray:
     if not isinstance(inputs, list) or len(inputs) != 1:
         raise bad_request(f'"inputs" must be a list holding one tensor, named "{INPUT_NAME}"')
-    tensor = _input_tensor(inputs[0], view[json_length:], model, max_inputs)
-    outputs = _requested_outputs(document.get("outputs"), binary_default)
-    return InferenceRequest(request_id, tensor, outputs)
+    return _input_tensor(inputs[0], binary, model, max_inputs)
 
 
 def _json_length(header_length: str | None, body_length: int) -> int:
@@ -71,7 +85,7 @@ def _json_length(header_length: str | None, body_length: int) -> int:
     return length
 
 
-def _object(value, where: str) -> dict:
+def json_object(value, where: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -102,7 +116,7 @@ def _input_tensor(tensor, binary: memoryview, model, max_inputs: int) -> np.ndar
         raise bad_request(f"{where}.shape asks for {shape[0]} samples; at most {max_inputs} per "
                           "request (MLPQ_PREDICT_MAX_INPUTS)", 413)
     count = math.prod(shape)
-    parameters = _object(tensor.get("parameters"), f"{where}.parameters")
+    parameters = json_object(tensor.get("parameters"), f"{where}.parameters")
     size = parameters.get("binary_data_size")
     if size is not None:
         array = _binary_input(size, binary, count, INPUT_DTYPES[datatype], where)
@@ -154,19 +168,19 @@ def _json_input(data, shape: list[int], count: int, where: str) -> np.ndarray:
     return array
 
 
-def _requested_outputs(outputs, binary_default: bool) -> list[tuple[str, bool]]:
+def _requested_outputs(outputs, binary_default: bool, names: tuple[str, ...]) -> list[tuple[str, bool]]:
     if outputs is None:
-        return [(name, binary_default) for name in OUTPUT_DATATYPES]
+        return [(name, binary_default) for name in names]
     if not isinstance(outputs, list) or not outputs:
         raise bad_request('"outputs", when given, must be a non-empty list')
     requested = []
     for index, output in enumerate(outputs):
         where = f"outputs[{index}]"
-        if not isinstance(output, dict) or output.get("name") not in OUTPUT_DATATYPES:
+        if not isinstance(output, dict) or output.get("name") not in names:
             name = output.get("name") if isinstance(output, dict) else output
             raise bad_request(f"{where}.name is {name!r}; outputs are "
-                              + " and ".join(f'"{name}"' for name in OUTPUT_DATATYPES))
-        parameters = _object(output.get("parameters"), f"{where}.parameters")
+                              + " and ".join(f'"{name}"' for name in names))
+        parameters = json_object(output.get("parameters"), f"{where}.parameters")
         for name, reason in RESERVED_OUTPUT_PARAMETERS.items():
             if name in parameters:
                 raise bad_request(f"{where}.parameters.{name}: {reason}")

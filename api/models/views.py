@@ -10,7 +10,7 @@ from flask_smorest import Page, abort
 from api.core.blueprint import Blueprint
 from api.core.converters import LATEST, IdConverter, no_latest_model, parameter_schema
 from api.core.errors import not_found_message
-from api.core.ownership import owner_filter, visible
+from api.core.ownership import found_or_404, owner_filter
 from api.core.services import services
 from api.models.schemas import DownloadArgsSchema, ModelListArgsSchema, ModelSchema, model_input
 from engine.serialization import MANIFEST, MODEL_FILES, WEIGHTS
@@ -41,10 +41,7 @@ def find_model(model_ref, dataset=None, input_kind=None):
         if model is None:
             abort(404, message=no_latest_model(dataset, input_kind))
         return model
-    model = artifacts.get_model(model_ref)
-    if model is None or not visible(model):
-        abort(404, message=not_found_message("model", model_ref))
-    return model
+    return found_or_404(artifacts.get_model(model_ref), "model", model_ref)
 
 
 @blp.route("")

@@ -14,7 +14,6 @@ from api.core.blueprint import Blueprint
 from api.core.services import services
 from api.plans.schemas import PlanSchema
 from api.specs.schemas import JobCreateSchema
-from engine.datasets import DATASETS
 from engine.plan import plan
 
 logger = logging.getLogger(__name__)
@@ -34,11 +33,11 @@ def worker_speed():
         return None
 
 
-def make_plan(dataset: str, spec: dict) -> dict:
-    """The plan of training the validated `spec` on `dataset`'s training split."""
-    info = DATASETS[dataset]
-    return plan(spec, input_size=info.input_size, samples=info.train_size, dataset=dataset,
-                num_classes=info.num_classes, flops_per_second=worker_speed())
+def make_plan(data, spec: dict) -> dict:
+    """The plan of training the validated `spec` on the training split of `data` (the job
+    body's TrainingData, api.specs.data)."""
+    return plan(spec, samples=data.train_size, dataset=data.id, flops_per_second=worker_speed(),
+                data=data.profile, **data.spec_context())
 
 
 @blp.route("")
@@ -60,4 +59,4 @@ class Plans(MethodView):
         it started, named in `time.speed`), and teaching warnings, each with a reason and a
         suggestion. A spec the job endpoint would refuse gets the same 422 here.
         """
-        return make_plan(new_job["dataset"], new_job["spec"])
+        return make_plan(new_job["data"], new_job["spec"])

@@ -13,13 +13,12 @@ import marshmallow as ma
 from api.core.errors import flatten_messages
 from api.core.fields import NamedVariants, schema_from_rules
 from api.core.services import services
+from api.specs.data import dataset_field, training_data
 from engine import spec as engine_spec
-from engine.datasets import DATASETS
 from engine.optimizers import OPTIMIZERS
 from engine.schedules import SCHEDULES
 
 NAME_MAX_LENGTH = 100
-STOP_REASONS = ("completed", "early_stopping", "stopped", "failed", "cancelled")
 DEFAULT_SCHEDULE = engine_spec.TRAINING_DEFAULTS["lr_schedule"]["name"]
 
 
@@ -94,37 +93,38 @@ def _prefixed(violations, prefix):
 
 
 def default_job_name(dataset, model):
-    """e.g. "mnist-128-10": the dataset and the layer widths."""
-    return "-".join([dataset, *(str(layer["units"]) for layer in model["layers"])])
+    """e.g. "mnist-128-10": the dataset's name and the layer widths."""
+    widths = "-".join(str(layer["units"]) for layer in model["layers"])
+    return f"{dataset[:NAME_MAX_LENGTH - len(widths) - 1]}-{widths}"
 
 
 def _limits():
     return services().settings.limits
 
 
-def check_model(dataset, model):
-    """The engine's verdict on a model spec for `dataset`: (errors by path, validated or None)."""
-    info = DATASETS.get(dataset) if isinstance(dataset, str) else None
+def check_model(data, model):
+    """The engine's verdict on a model spec for `data` (api.specs.data.training_data; None when
+    unknown): (errors by path, validated or None)."""
+    context = data.spec_context() if data is not None else {}
     try:
-        return {}, engine_spec.validate_model_spec(
-            model, input_size=info and info.input_size, num_classes=info and info.num_classes,
-            limits=_limits())
+        return {}, engine_spec.validate_model_spec(model, limits=_limits(), **context)
     except engine_spec.SpecError as error:
         return _prefixed(error.violations, "model"), None
 
 
-def check_training(training):
-    """The engine's verdict on a training config: (errors by path, validated or None)."""
+def check_training(training, task=None):
+    """The engine's verdict on a training config of a `task` model (None: not known):
+    (errors by path, validated or None)."""
     try:
-        return {}, engine_spec.validate_training_config(training, limits=_limits())
+        return {}, engine_spec.validate_training_config(training, limits=_limits(), task=task)
     except engine_spec.SpecError as error:
         return _prefixed(error.violations, "training"), None
 
 
-def check_work(dataset, model, training):
+def check_work(data, model, training):
     """The engine's verdict on a job's training work (MLPQ_MAX_JOB_FLOPS): errors by path."""
     try:
-        engine_spec.validate_job_work(model, training, dataset_size=DATASETS[dataset].train_size,
+        engine_spec.validate_job_work(model, training, dataset_size=data.train_size,
                                       limits=_limits())
     except engine_spec.SpecError as error:
         return _prefixed(error.violations, "")
@@ -149,7 +149,7 @@ class JobCreateSchema(ma.Schema):
                   ma.validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="must not contain control characters")],
         metadata={"description": "a label for people; defaults to the dataset and layer widths"},
     )
-    dataset = ma.fields.String(required=True, validate=ma.validate.OneOf(list(DATASETS)))
+    dataset = dataset_field(required=True)
     model = ma.fields.Nested(ModelSpecSchema, required=True)
     training = ma.fields.Nested(TrainingConfigSchema, allow_none=True,
                                 metadata={"description": "omitted or null: every default"})
@@ -157,18 +157,20 @@ class JobCreateSchema(ma.Schema):
     @ma.post_load
     def validate_with_engine(self, data, **kwargs):
         """Cross-field rules and service limits (the work cap last: it needs both halves
-        valid); returns {name, dataset, spec}."""
-        model_errors, model = check_model(data["dataset"], data["model"])
-        training_errors, training = check_training(data.get("training"))
+        valid); returns {name, dataset, spec, data}, `data` the dataset's TrainingData."""
+        dataset = training_data(data["dataset"])
+        model_errors, model = check_model(dataset, data["model"])
+        training_errors, training = check_training(data.get("training"), model and model["task"])
         if model_errors or training_errors:
             raise ma.ValidationError({**model_errors, **training_errors})
-        work_errors = check_work(data["dataset"], model, training)
+        work_errors = check_work(dataset, model, training)
         if work_errors:
             raise ma.ValidationError(work_errors)
         return {
-            "name": data.get("name") or default_job_name(data["dataset"], model),
+            "name": data.get("name") or default_job_name(dataset.name, model),
             "dataset": data["dataset"],
             "spec": {"model": model, "training": training},
+            "data": dataset,
         }
 
     def handle_error(self, error, data, *, many, **kwargs):
@@ -182,7 +184,7 @@ class JobCreateSchema(ma.Schema):
             return  # not even an object: marshmallow's "Invalid input type." says it all
         engine_errors = {}
         if "model" in data:
-            engine_errors.update(check_model(data.get("dataset"), data["model"])[0])
+            engine_errors.update(check_model(training_data(data.get("dataset")), data["model"])[0])
         engine_errors.update(check_training(data.get("training"))[0])
         field_errors = flatten_messages(error.messages)
         merged = dict(engine_errors)
@@ -221,10 +223,16 @@ class EpochMetricsSchema(ma.Schema):
     """One epoch of the training history."""
 
     epoch = ma.fields.Integer()
-    loss = nullable_float()
-    accuracy = nullable_float()
+    loss = nullable_float("regression: on the standardised target")
+    accuracy = nullable_float("classification")
+    rmse = nullable_float("regression: root-mean-square error, in the target's units")
+    mae = nullable_float("regression: mean absolute error, in the target's units")
+    r2 = nullable_float("regression: coefficient of determination (1 is perfect)")
     val_loss = nullable_float("null without validation data")
-    val_accuracy = nullable_float("null without validation data")
+    val_accuracy = nullable_float("classification; null without validation data")
+    val_rmse = nullable_float("regression; null without validation data")
+    val_mae = nullable_float("regression; null without validation data")
+    val_r2 = nullable_float("regression; null without validation data")
     learning_rate = nullable_float()
     seconds = nullable_float()
     samples_per_second = nullable_float()

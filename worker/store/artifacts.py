@@ -4,6 +4,8 @@
                                  record lives in the manifest's `metadata`, so models survive
                                  a Redis flush
   <root>/checkpoints/<job_id>/   the latest end-of-epoch checkpoint of a job still training
+  <root>/datasets/<dataset_id>/  dataset.json + arrays.npz: an uploaded table, encoded
+                                 (worker.store.datasets)
   <root>/trash/                  models being deleted (renamed here first, then removed)
 
 Every write lands in a temporary sibling and is renamed into place, so a reader sees a whole
@@ -28,10 +30,13 @@ from pathlib import Path
 from engine import serialization
 from engine.network import Network
 from engine.serialization import ModelFileError
+from engine.tables import KIND as TABLE
+from engine.tables import TablePreprocessing
+from worker.store.datasets import FileDatasets
 from worker.store.ids import is_valid_id, validate_id
 
-RECORD_FIELDS = ("id", "job_id", "name", "dataset", "owner", "spec", "metrics", "evaluation",
-                 "stop_reason", "created_at")
+RECORD_FIELDS = ("id", "job_id", "name", "dataset", "dataset_name", "dataset_sha256", "task",
+                 "owner", "spec", "metrics", "evaluation", "stop_reason", "created_at")
 
 
 READY, DAMAGED = "ready", "damaged"  # a model record's status: its files intact, or unreadable
@@ -56,8 +61,8 @@ class ModelNotFound(LookupError):
     """No model has this id."""
 
 
-class ArtifactStore:
-    """Models and checkpoints under one root directory."""
+class ArtifactStore(FileDatasets):
+    """Models, checkpoints and uploaded datasets (worker.store.datasets) under one root directory."""
 
     is_local = True  # the files under `root` are the store itself, not a copy of it
 
@@ -73,17 +78,21 @@ class ArtifactStore:
         """The directory of model `model_id`; ValueError for anything but a uuid4 hex id."""
         return self.models_root / validate_id(model_id, "model id")
 
-    def save_model(self, model_id: str, net, *, metadata: dict) -> dict:
-        """Write `net` with its record atomically; returns the record as `get_model` gives it."""
-        self._save_local_model(model_id, net, metadata)
+    def save_model(self, model_id: str, net, *, metadata: dict, classes: list[str] | None = None,
+                   preprocessing: dict | None = None) -> dict:
+        """Write `net` with its record atomically; returns the record as `get_model` gives it.
+        `classes` and `preprocessing` go into the manifest (engine.serialization.save; None:
+        derived from a built-in `metadata["dataset"]`)."""
+        self._save_local_model(model_id, net, metadata, classes=classes,
+                               preprocessing=preprocessing)
         return self.get_model(model_id)
 
-    def _save_local_model(self, model_id: str, net, metadata: dict) -> None:
+    def _save_local_model(self, model_id: str, net, metadata: dict, **manifest) -> None:
         target = self.model_dir(model_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         record = {field: metadata.get(field) for field in RECORD_FIELDS}
         record["id"] = model_id
-        serialization.save(net, target, metadata=record)
+        serialization.save(net, target, metadata=record, **manifest)
 
     def get_model(self, model_id: str) -> dict | None:
         """The model's record (with `size_bytes` and `status`), or None if there is none."""
@@ -109,16 +118,7 @@ class ArtifactStore:
 
     def delete_model(self, model_id: str) -> bool:
         """Remove a model; True if it existed. The rename makes it vanish from listings at once."""
-        if not is_valid_id(model_id):
-            return False
-        self.trash_root.mkdir(parents=True, exist_ok=True)
-        doomed = self.trash_root / f"{model_id}-{uuid.uuid4().hex}"
-        try:
-            (self.models_root / model_id).rename(doomed)
-        except FileNotFoundError:
-            return False
-        shutil.rmtree(doomed, ignore_errors=True)
-        return True
+        return is_valid_id(model_id) and self.discard(self.models_root / model_id, "model")
 
     def load_network(self, model_id: str):
         """The trained engine.Network; ModelNotFound if absent, ModelFileError if damaged."""
@@ -214,13 +214,19 @@ class ArtifactStore:
         return net, int(checkpoint["epoch"])
 
     def delete_checkpoint(self, job_id: str) -> None:
-        target = self.checkpoint_dir(job_id)
-        if target.exists():
-            self.trash_root.mkdir(parents=True, exist_ok=True)
-            doomed = self.trash_root / f"checkpoint-{job_id}-{uuid.uuid4().hex}"
-            target.rename(doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+        self.discard(self.checkpoint_dir(job_id), "checkpoint")
 
+    def discard(self, directory: Path, kind: str) -> bool:
+        """Remove a stored directory; True if it existed. It is renamed into the trash first,
+        so readers see it whole or not at all, then removed at leisure."""
+        self.trash_root.mkdir(parents=True, exist_ok=True)
+        doomed = self.trash_root / f"{kind}-{directory.name}-{uuid.uuid4().hex}"
+        try:
+            directory.rename(doomed)
+        except FileNotFoundError:
+            return False
+        shutil.rmtree(doomed, ignore_errors=True)
+        return True
 
 def record_from_manifest(model_id: str, manifest: dict | None) -> dict:
     """The model record kept in a manifest's `metadata`, with `id` and `status`; a manifest
@@ -231,6 +237,14 @@ def record_from_manifest(model_id: str, manifest: dict | None) -> dict:
     record["id"] = model_id
     record.setdefault("created_at", manifest.get("created_at"))
     record["status"] = READY
+    preprocessing = manifest.get("preprocessing")
+    if isinstance(preprocessing, dict) and preprocessing.get("kind") == TABLE:
+        # A table model's columns, classes and target: what its card and `input` show. An
+        # ill-formed one is left out here; loading the model reports it (model_corrupt).
+        try:
+            record["preprocessing"] = TablePreprocessing.from_dict(preprocessing).to_dict()
+        except ValueError:
+            pass
     return record
 
 

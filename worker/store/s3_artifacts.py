@@ -4,6 +4,8 @@
   s3://<bucket>/<prefix>/models/<model_id>/weights-<sha256>.npz     the weights it names
   s3://<bucket>/<prefix>/checkpoints/<job_id>/checkpoint.json       likewise for checkpoints
   s3://<bucket>/<prefix>/checkpoints/<job_id>/arrays-<sha256>.npz
+  s3://<bucket>/<prefix>/datasets/<dataset_id>/dataset.json         likewise for uploaded datasets
+  s3://<bucket>/<prefix>/datasets/<dataset_id>/arrays-<sha256>.npz  (worker.store.datasets)
 
 A PUT of one object is atomic, so the data object goes up first, under its content hash, and
 the small JSON that names that hash last: a model is visible exactly when it is complete, and a
@@ -30,12 +32,14 @@ from engine.network import Network
 from engine.serialization import ModelFileError
 from engine.storage import write_directory
 from worker.store.artifacts import ArtifactStore, ModelNotFound, record_from_manifest, select_models
+from worker.store.datasets import DATASET_ARRAYS, DATASET_JSON, HASH_FIELD, S3Datasets
 from worker.store.ids import is_valid_id, validate_id
 
 # (directory kind) -> (JSON file, data file, the JSON field holding the data file's SHA-256)
 BUNDLES = {
     "models": (serialization.MANIFEST, serialization.WEIGHTS, "weights_sha256"),
     "checkpoints": (serialization.CHECKPOINT, serialization.CHECKPOINT_ARRAYS, "arrays_sha256"),
+    "datasets": (DATASET_JSON, DATASET_ARRAYS, HASH_FIELD),
 }
 SOURCE_TAG = ".source-etag"  # in a local copy: the ETag of the JSON it was downloaded from
 # What boto3 raises when the object store is unreachable, refuses us, or keeps failing after
@@ -46,7 +50,7 @@ STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error)
 STAMP_SECONDS = 1.0
 
 
-class S3ArtifactStore(ArtifactStore):
+class S3ArtifactStore(S3Datasets, ArtifactStore):
     """Models and checkpoints in s3://bucket/prefix; `root` is this host's local copy of them."""
 
     is_local = False
@@ -83,8 +87,10 @@ class S3ArtifactStore(ArtifactStore):
 
     # --- models ----------------------------------------------------------------------------
 
-    def save_model(self, model_id: str, net, *, metadata: dict) -> dict:
-        self._save_local_model(model_id, net, metadata)  # the local copy, written atomically
+    def save_model(self, model_id: str, net, *, metadata: dict, classes: list[str] | None = None,
+                   preprocessing: dict | None = None) -> dict:
+        self._save_local_model(model_id, net, metadata, classes=classes,  # the local copy,
+                               preprocessing=preprocessing)  # written atomically
         self._publish("models", model_id, self.model_dir(model_id))
         self._stamps.pop(model_id, None)
         return self.get_model(model_id)

@@ -46,7 +46,8 @@ async function loadChoices() {
   choices.hyperparameters = optimizer.properties.name["x-hyperparameters"];
   choices.hyperparameterRules = optimizer.properties;
   choices.training = training.properties;
-  choices.datasets = Object.fromEntries(datasets.map((dataset) => [dataset.name, dataset]));
+  // by id: what a job names (a built-in's name; an uploaded table's id, whose name may repeat)
+  choices.datasets = Object.fromEntries(datasets.map((dataset) => [dataset.id, dataset]));
   examples = await list("/v1/examples");
   $("example").append(...examples.map((example) => el("option", { value: example.name }, example.title || example.name)));
 }
@@ -68,10 +69,10 @@ function field(path, label, control, hint) {
     el("span", { class: "field-error", id: `${control.id}-error`, "aria-live": "polite" }));
 }
 
-function select(options, value, kind = "string", blank = null) {
+function select(options, value, kind = "string", blank = null, label = (option) => option) {
   const control = el("select", { dataset: { kind } },
     blank === null ? null : el("option", { value: "" }, blank),
-    options.map((option) => el("option", { value: option }, option)));
+    options.map((option) => el("option", { value: option }, label(option))));
   control.value = value ?? "";
   return control;
 }
@@ -152,7 +153,7 @@ function renderForm() {
     el("div", { class: "fields" },
       field("name", "Job name", el("input", { type: "text", value: spec.name || "", maxlength: 100,
         placeholder: "dataset and layer widths", dataset: { kind: "string" } })),
-      field("dataset", "Dataset", select(Object.keys(choices.datasets), spec.dataset))),
+      field("dataset", "Dataset", select(Object.keys(choices.datasets), spec.dataset, "string", null, datasetLabel))),
     el("fieldset", { dataset: { for: "model.layers" } }, el("legend", {}, "Layers (input → output)"),
       datasetInfo ? el("p", { class: "muted" }, `input: ${datasetInfo.input_size} numbers`) : null,
       spec.model.layers.map((layer, index) => layerFieldset(layer, index, spec.model.layers.length)),
@@ -166,11 +167,19 @@ function renderForm() {
   describeDataset();
 }
 
+/** A built-in by its name; an uploaded table by its name and the start of its id (names repeat). */
+function datasetLabel(id) {
+  const name = choices.datasets[id].name;
+  return name === id ? id : `${name} (${id.slice(0, 8)})`;
+}
+
 function describeDataset() {
   const info = choices.datasets[spec.dataset];
   $("dataset-about").textContent = info
     ? `${info.name}: ${info.train_size.toLocaleString("en")} training and ${info.test_size.toLocaleString("en")} test samples, `
-      + `${info.input_size} inputs, ${info.num_classes} classes (${info.classes.join(", ")}).`
+      + `${info.input_size} inputs, `
+      + (info.classes ? `${info.num_classes} classes (${info.classes.join(", ")}).`
+        : `a ${info.task} target (${info.target}).`)
     : "";
 }
 
