@@ -131,15 +131,32 @@ def model(model_id):
 @click.option("--limit", type=int, default=10, show_default=True)
 @json_option
 def mistakes(model_id, true_label, predicted, limit):
-    """The test examples a model gets wrong, most confidently wrong first."""
+    """The test examples a model gets wrong, most confidently wrong first (a regression model:
+    its largest errors first); a table model's rows are shown by column name."""
     found = options().client.mistakes(model_id, true=true_label, predicted=predicted, limit=limit)
     if options().json:
         return print_json(found)
-    click.echo(f"{found['mistakes_total']} of {found['test_size']} {found['dataset']} test examples "
-               f"are misclassified; {found['total']} match, showing {len(found['mistakes'])}")
-    show_table(found["mistakes"], {"index": "test index", "true_class": "true",
-                                   "predicted_class": "predicted", "confidence": "confidence"})
+    shown = found["mistakes"]
+    if found.get("task") == "regression":
+        click.echo(f"the largest errors on {found['test_size']} {found['dataset']} test rows, in "
+                   f"{found.get('target') or 'the target'}'s units; showing {len(shown)}")
+        columns = {"index": "test index", "true_value": "true", "predicted_value": "predicted",
+                   "error": "error"}
+    else:
+        click.echo(f"{found['mistakes_total']} of {found['test_size']} {found['dataset']} test "
+                   f"examples are misclassified; {found['total']} match, showing {len(shown)}")
+        columns = {"index": "test index", "true_class": "true", "predicted_class": "predicted",
+                   "confidence": "confidence"}
+    names = list(shown[0].get("row") or {}) if shown else []
+    show_table([{**mistake, **row_cells(mistake.get("row") or {})} for mistake in shown],
+               {**columns, **{f"row/{name}": name for name in names}})
     return EXIT_OK
+
+
+def row_cells(row: dict) -> dict:
+    """A table model's test row as cells keyed apart from the mistake's own fields (a column
+    may be called "error"), values as written in the CSV (38.6, not 38.6000)."""
+    return {f"row/{name}": None if value is None else str(value) for name, value in row.items()}
 
 
 @click.command()

@@ -274,10 +274,12 @@ def uploaded_rows():
 def images_batch(model, images: list[tuple[str, bytes]], field: str) -> np.ndarray:
     """Images -> MNIST-style (n, 784) batch; any bad image fails the request, named."""
     if model.image_shape != (28, 28):
+        send = ('its rows by column name as "rows", or a CSV of them as the multipart file '
+                '"rows" (curl -F rows=@rows.csv)') if model.table is not None else 'them as "inputs"'
         raise PredictionError(
             422, "images_not_supported",
-            f"Model {model.model_id} takes {model.input_size} numbers, not images; "
-            'send them as "inputs".', field)
+            f"Model {model.model_id} takes {model.input_size} numbers, not images; send {send}.",
+            field)
     limits = services().serving.image_limits
     batch = np.empty((len(images), model.input_size), dtype=model.dtype)
     for row, (name, data) in enumerate(images):

@@ -50,7 +50,7 @@ class Models(MethodView):
     @blp.response(200, ModelSchema(many=True))
     @blp.paginate(Page, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
     def get(self, args):
-        """List trained models, newest first; filter with `dataset` or `input` (image, vector)."""
+        """List trained models, newest first; filter with `dataset` or `input` (the kind of input a model takes)."""
         models = services().artifacts.list_models(owner=owner_filter(), dataset=args.get("dataset"))
         return _of_kind(models, args.get("input")) if args.get("input") else models
 

@@ -319,6 +319,12 @@ def test_regression_table_trained_and_predicted(url, tmp_path):
     assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr
     assert "rmse" in trained.stdout and "test rmse" in trained.stdout
     model_id = trained.stdout.splitlines()[-1].removeprefix("model ")
+    errors = run_mlpq("mistakes", model_id, "--limit", "2", url=url)  # the largest errors, by row
+    assert errors.returncode == 0, errors.stderr
+    summary, heading, *listed = errors.stdout.splitlines()
+    assert summary.startswith(f"the largest errors on {record['test_size']} ") and "price's" in summary
+    assert heading.split("\t") == ["test index", "true", "predicted", "error", *HOUSE_COLUMNS[:-1]]
+    assert len(listed) == 2
 
     header, rows = HOUSE_COLUMNS[:-1], [[3, 120.0, "+hills"], [1, 35.5, "harbour"]]
     expected = api_predict(url, model_id, named(header, rows))["predictions"]

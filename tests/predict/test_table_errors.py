@@ -144,3 +144,12 @@ def test_rows_and_images_in_one_upload(client, people_model):
     response = upload(client, people_model.model_id, csv_of(ROWS),
                       image=(io.BytesIO(b"\x89PNG"), "seven.png"))
     check_error(response, 422, "invalid_body", "rows", ["only file"])
+
+
+def test_a_csv_under_another_field_name_is_pointed_to_rows(client, people_model):
+    """`curl -F file=@rows.csv` reads as an image upload: the 422 names the field tables take."""
+    response = client.post(f"/v1/models/{people_model.model_id}/predict",
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(csv_of(ROWS)), "rows.csv")})
+    check_error(response, 422, "images_not_supported", "image",
+                ["not images", 'as "rows"', "curl -F rows=@rows.csv"])
