@@ -46,9 +46,30 @@ def listing(names: Sequence[str]) -> str:
     return shown + (f" (and {more} more)" if more > 0 else "")
 
 
-def standardised(values: np.ndarray, mean: float, std: float) -> np.ndarray:
-    """(values - mean) / std, computed in float64, as float32."""
-    return ((values - mean) / std).astype(np.float32)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def standardised(values: np.ndarray, mean: float, std: float, column: str = "") -> np.ndarray:
+    """(values - mean) / std, computed in float64, as float32; RowError at the first value
+    whose standardised form is too large for float32 (it would become infinity)."""
+    result = (values - mean) / std
+    too_large = np.flatnonzero(np.abs(result) > FLOAT32_MAX)
+    if too_large.size:
+        row = int(too_large[0])
+        raise _too_large(values[row], row, column)
+    return result.astype(np.float32)
+
+
+def standardised_cell(value: float, mean: float, std: float, row: int, column: str) -> float:
+    """One cell's (value - mean) / std; RowError when float32 cannot hold it."""
+    result = (value - mean) / std
+    if abs(result) > FLOAT32_MAX:
+        raise _too_large(value, row, column)
+    return result
+
+
+def _too_large(value, row: int, column: str) -> RowError:
+    return RowError(row, column, f"{float(value)!r} is too large for the model's float32 inputs")
 
 
 def numbers(values: np.ndarray, column: str) -> np.ndarray:

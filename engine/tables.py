@@ -143,7 +143,7 @@ class TablePreprocessing:
             block = X[:, start:start + column.width]
             if column.type == NUMERIC:
                 block[:, 0] = cells.standardised(cells.numbers(values, column.name),
-                                                 column.mean, column.std)
+                                                 column.mean, column.std, column.name)
             else:
                 cells.one_hot(block, cells.codes(values, column.name, column.categories,
                                                  strict=unknown == "error"))
@@ -172,8 +172,9 @@ class TablePreprocessing:
                                    f"missing; expected columns: {listing(self.column_names)}")
                 value = row[column.name]
                 if column.type == NUMERIC:
-                    X[index, start] = ((cells.number(value, index, column.name) - column.mean)
-                                       / column.std)
+                    X[index, start] = cells.standardised_cell(
+                        cells.number(value, index, column.name), column.mean, column.std,
+                        index, column.name)
                 else:
                     X[index, start + cells.category_index(value, index, column.name,
                                                           column.categories)] = 1.0

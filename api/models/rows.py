@@ -36,11 +36,9 @@ def rows_batch(model, rows: list, field: str = ROWS, lines=None) -> np.ndarray:
     """Row dicts -> (n, input_size) in the model's dtype; PredictionError naming the row and
     column. `lines(i)`, when given, is the file line of row i (for CSV uploads)."""
     try:
-        with np.errstate(over="ignore"):  # a huge number overflows float32: refused below
-            X = model.table.encode_rows(rows)
+        X = model.table.encode_rows(rows)
     except RowError as error:
         raise row_error(error, field, lines) from None
-    _check_finite(X, rows, model, field, lines)
     return X if X.dtype == model.dtype else X.astype(model.dtype)
 
 
@@ -50,16 +48,6 @@ def row_error(error: RowError, field: str, lines=None) -> PredictionError:
     where = f" (line {lines(error.row)})" if lines is not None else ""
     return PredictionError(422, "invalid_row", f"{key}{where}: {error.message}.", key,
                            errors={key: [error.message + where]})
-
-
-def _check_finite(X: np.ndarray, rows: list, model, field: str, lines) -> None:
-    """A finite number so large that its standardised value overflows float32 is refused too."""
-    if np.isfinite(X).all():
-        return
-    row, unit = (int(index) for index in np.argwhere(~np.isfinite(X))[0])
-    column = model.table.feature_names[unit]  # a numeric column's unit (one-hot units are 0 or 1)
-    raise row_error(RowError(row, column, f"{rows[row][column]!r} is too large for the model's "
-                             f"{np.dtype(X.dtype).name} inputs"), field, lines)
 
 
 # ---- CSV uploads -------------------------------------------------------------------------------

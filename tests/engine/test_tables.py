@@ -120,6 +120,19 @@ def test_whole_columns_name_the_first_bad_row(fitted):
         fitted.encode_target(["yes", "maybe"])
 
 
+def test_a_finite_number_too_large_for_float32_is_refused_naming_row_and_column(fitted):
+    """Standardised, 1e300 would become infinity in the float32 inputs: no warning, no inf."""
+    with pytest.raises(RowError) as caught:
+        fitted.encode_rows([{"age": 2, "sex": "male", "ones": 5},
+                            {"age": 1e300, "sex": "male", "ones": 5}])
+    assert (caught.value.row, caught.value.column) == (1, "age")
+    assert "too large for the model's float32 inputs" in caught.value.message
+    with pytest.raises(RowError) as caught:
+        fitted.encode_columns({"age": np.array([1.0, 2.0, -1e300]), "sex": SEX, "ones": ONES})
+    assert (caught.value.row, caught.value.column) == (2, "age")
+    assert fitted.encode_rows([{"age": 2e38, "sex": "male", "ones": 5}]).max() < np.inf  # 2.4e38 fits
+
+
 def test_unknown_categories_can_encode_as_zeros(fitted):
     X = fitted.encode_columns({"age": AGE, "sex": np.array(["x", "male", "female"], dtype=object),
                                "ones": ONES}, unknown="ignore")
