@@ -258,13 +258,15 @@ def validate_model_spec(spec: object, *, input_size: int | None = None,
     """Check a model spec against every rule; return a new dict with every default filled.
 
     `input_size`, `num_classes` (classification), `num_targets` (regression: the target's
-    columns) and `dataset_task` come from the dataset when known. Raises SpecError listing
-    every violation.
+    columns) and `dataset_task` come from the dataset when known; a spec that names no task
+    takes the dataset's. Raises SpecError listing every violation.
     """
     violations: list[Violation] = []
     model = check_object(spec, MODEL_RULES, "", violations, nested=("layers",), what="the model")
     if model is None:
         raise SpecError(violations)
+    if "task" not in spec and dataset_task in TASKS:
+        model["task"] = dataset_task
     if "loss" not in spec and model["task"] is not INVALID:
         model["loss"] = TASKS[model["task"]].default_loss
     if "layers" not in model:

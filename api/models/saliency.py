@@ -48,7 +48,8 @@ def explain(model, batch: np.ndarray, outputs: np.ndarray) -> list[dict]:
 def attribution(names: list[str], inputs: np.ndarray, gradient: np.ndarray) -> list[dict]:
     """Gradient × input per input unit, with its feature name ("age", "sex=male")."""
     return [{"feature": name, "input": float(value), "gradient": float(slope),
-             "attribution": float(value) * float(slope)}
+             # + 0.0: an input of 0 attributes 0, never -0 (0 × a negative gradient)
+             "attribution": float(value) * float(slope) + 0.0}
             for name, value, slope in zip(names, inputs.tolist(), gradient.tolist(), strict=True)]
 
 

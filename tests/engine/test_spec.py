@@ -97,7 +97,7 @@ MODEL_CASES = [
      {}, "loss", "activation_needs_loss"),
     ("regression output wider than the targets", model(HIDDEN, {"units": 2, "activation": "identity"}, task="regression"),
      {"num_targets": 1}, "layers[1].units", "output_width"),
-    ("a regression dataset classified", model(HIDDEN, {"units": 1, "activation": "sigmoid"}, loss="binary_cross_entropy"),
+    ("a regression dataset classified", model(HIDDEN, {"units": 1, "activation": "sigmoid"}, task="classification", loss="binary_cross_entropy"),
      {"dataset_task": "regression"}, "task", "dataset_task"),
     ("huber_delta zero", model(HIDDEN, LINEAR_1, task="regression", loss="huber", huber_delta=0.0), {},
      "huber_delta", "range"),
@@ -219,6 +219,18 @@ def test_a_regression_output_may_be_bounded_or_wide():
     assert validate_model_spec(wide, num_targets=3)["layers"][-1]["units"] == 3
     assert validate_model_spec(model(HIDDEN, LINEAR_1, task="regression"), num_classes=3,
                                num_targets=1, dataset_task="classification")["task"] == "regression"
+
+
+def test_a_spec_that_names_no_task_takes_the_datasets():
+    """Train on a regression table without saying so: the task (and so the default loss)
+    comes from the data; a spec that names its task keeps it."""
+    checked = validate_model_spec(model(HIDDEN, LINEAR_1), input_size=3, num_targets=1,
+                                  dataset_task="regression")
+    assert (checked["task"], checked["loss"]) == ("regression", "mse")
+    assert validate_model_spec(model(HIDDEN, {"units": 2, "activation": "softmax"}),
+                               num_classes=2, dataset_task="classification")["task"] == "classification"
+    assert validate_model_spec(model(HIDDEN, {"units": 2, "activation": "softmax"}),
+                               num_classes=2)["task"] == "classification"  # no dataset: the default
 
 
 def test_regression_metrics_can_be_monitored():

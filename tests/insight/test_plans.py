@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.flops import job_flops
+from tests.support.waiting import wait_until
 
 MNIST_BODY = {
     "dataset": "mnist",
@@ -30,6 +31,8 @@ def plan(client, body):
 def test_plan_counts_match_a_hand_count(client, celery_worker, job_store):
     queued_before = job_store.queue_depth()
     jobs_before = client.get("/v1/jobs").headers["X-Pagination"]
+    # the worker measures its speed once it is ready, off the main path: wait for it
+    wait_until(job_store.worker_speed, 120, message="the worker never recorded its speed")
     got = plan(client, MNIST_BODY)
     assert [layer["parameters"] for layer in got["layers"]] == [784 * 128 + 128, 128 * 10 + 10]
     assert got["parameters"] == 101_770
@@ -89,3 +92,18 @@ def test_bad_plans_name_the_field(client, change, field):
     response = client.post("/v1/plans", json={**MNIST_BODY, **change})
     assert response.status_code == 422, response.get_json()
     assert field in response.get_json()["errors"]
+
+
+def test_a_spec_that_names_no_task_takes_the_datasets(idle_client):
+    """diabetes is a regression table: a job that does not say so is planned as regression (mse);
+    saying classification on it is refused, naming model.task."""
+    layers = [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "identity"}]
+    got = plan(idle_client, {"dataset": "diabetes", "model": {"layers": layers}})
+    assert [layer["activation"] for layer in got["layers"]] == ["tanh", "identity"]
+    refused = idle_client.post("/v1/plans", json={
+        "dataset": "diabetes", "model": {"layers": layers, "task": "classification"}})
+    assert refused.status_code == 422 and "model.task" in refused.get_json()["errors"]
+    job = idle_client.post("/v1/jobs", json={"dataset": "diabetes", "model": {"layers": layers}})
+    assert job.status_code == 202, job.get_json()
+    assert (job.get_json()["spec"]["model"]["task"], job.get_json()["spec"]["model"]["loss"]) == (
+        "regression", "mse")

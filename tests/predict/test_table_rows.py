@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -145,6 +146,8 @@ def test_explain_is_gradient_times_input_by_feature_name(client, people_model):
         np.testing.assert_allclose([item["attribution"] for item in attribution], gradient * x,
                                    rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(prediction["saliency"], gradient, rtol=1e-5, atol=1e-9)
+        zeros = [item["attribution"] for item in attribution if item["input"] == 0]
+        assert zeros and all(math.copysign(1, value) == 1 for value in zeros)  # 0, never -0
 
 
 def test_explain_of_a_regression_is_of_its_value(client, diabetes_model):
