@@ -48,17 +48,24 @@ def text_curves(history: list[dict]) -> list[str]:
     return lines
 
 
+def score_metric(history: list[dict]) -> str:
+    """The score a history is judged by: accuracy, or R² for a regression (which has none)."""
+    return "accuracy" if any(entry.get("accuracy") is not None for entry in history) else "r2"
+
+
 def plot_curves(history: list[dict], path: str, title: str) -> Path:
-    """Loss and accuracy, train and validation, in two panels sharing the epoch axis."""
+    """Loss and accuracy (regression: R²), train and validation, in two panels sharing the
+    epoch axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     epochs = [entry["epoch"] for entry in history]
+    score = score_metric(history)
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(2, 1, sharex=True, figsize=(7, 6))
     for axes, keys, label in ((loss_axes, ("loss", "val_loss"), "loss"),
-                              (accuracy_axes, ("accuracy", "val_accuracy"), "accuracy")):
+                              (accuracy_axes, (score, f"{VALIDATION_PREFIX}{score}"), score)):
         for key, style in zip(keys, ("-", "--"), strict=True):
             points = [(e, entry[key]) for e, entry in zip(epochs, history, strict=True)
                       if entry.get(key) is not None]

@@ -44,3 +44,17 @@ def test_the_build_page_trains_an_uploaded_table_by_id(page, studio):
         assert (job["dataset"], job["dataset_name"]) == (dataset["id"], "passengers")
     finally:
         studio.http.delete(f"/v1/datasets/{dataset['id']}")  # the session's store stays as it was
+
+
+def test_a_regression_jobs_curves_show_r2_not_an_empty_accuracy_chart(page, studio):
+    """diabetes trains as regression (its task comes from the data): the job page's second chart
+    plots R², train and validation, where a classifier's shows accuracy."""
+    job = studio.train({"dataset": "diabetes", "model": {"layers": [
+        {"units": 8, "activation": "tanh"}, {"units": 1, "activation": "identity"}]},
+        "training": {"epochs": 3, "validation_split": 0.2}})
+    assert job["spec"]["model"]["task"] == "regression"
+    page.goto(f"/job?id={job['id']}")
+    chart = page.locator("#accuracy-chart")
+    chart.locator(".gtitle").wait_for()
+    assert chart.locator(".gtitle").text_content() == "R² (1 is perfect)"  # SVG text
+    assert chart.locator(".scatterlayer .trace").count() == 2  # train and validation

@@ -55,21 +55,30 @@ export function historyTraces(metrics, key, { label = "", colour = COLOURS[0], v
   return traces;
 }
 
-/** Loss and accuracy curves of one run, train and validation on the same axes. */
+// The second chart's score: accuracy for a classifier; a regression's history has none, and
+// shows R² (1 is perfect, 0 no better than predicting the mean) in its place.
+const SCORES = {
+  accuracy: layout("Accuracy", "accuracy", { yaxis: { tickformat: ".0%", rangemode: "tozero" } }),
+  r2: layout("R² (1 is perfect)", "r2"),
+};
+const scoreKey = (histories) =>
+  histories.some((metrics) => metrics.some((entry) => entry.accuracy != null)) ? "accuracy" : "r2";
+
+/** Loss and accuracy (regression: R²) curves of one run, train and validation on the same axes. */
 export function drawHistory(lossDiv, accuracyDiv, metrics) {
   const options = { colour: COLOURS[0], validationColour: COLOURS[1] };
+  const score = scoreKey([metrics]);
   drawEpochs(lossDiv, historyTraces(metrics, "loss", options), layout("Loss", "loss"));
-  drawEpochs(accuracyDiv, historyTraces(metrics, "accuracy", options),
-    layout("Accuracy", "accuracy", { yaxis: { tickformat: ".0%", rangemode: "tozero" } }));
+  drawEpochs(accuracyDiv, historyTraces(metrics, score, options), SCORES[score]);
 }
 
 /** Several runs' curves overlaid by epoch: one colour per run, validation dashed. */
 export function drawOverlay(lossDiv, accuracyDiv, runs) {
   const traces = (key) => runs.flatMap((run, index) =>
     historyTraces(run.metrics, key, { label: run.label, colour: COLOURS[index % COLOURS.length] }));
+  const score = scoreKey(runs.map((run) => run.metrics));
   drawEpochs(lossDiv, traces("loss"), layout("Loss", "loss"));
-  drawEpochs(accuracyDiv, traces("accuracy"),
-    layout("Accuracy", "accuracy", { yaxis: { tickformat: ".0%", rangemode: "tozero" } }));
+  drawEpochs(accuracyDiv, traces(score), SCORES[score]);
 }
 
 const layerName = (layer) => `layer ${layer.layer + 1} (${layer.units} ${layer.activation})`;
