@@ -95,6 +95,11 @@ def test_the_plan_of_a_regression_network():
         plan({"model": SPEC, "training": {"early_stopping": {"monitor": "accuracy"}}},
              input_size=3, samples=100)
     with pytest.raises(serialization.specs.SpecError, match="set task to regression"):
+        plan({"layers": [{"units": 1, "activation": "sigmoid"}], "loss": "binary_cross_entropy",
+              "task": "classification"}, input_size=3, samples=100, dataset_task="regression")
+    # naming no task, the spec takes the data's (regression), whose losses it must then use
+    with pytest.raises(serialization.specs.SpecError, match="regression task needs one of the "
+                                                            "losses mse, mae, huber"):
         plan({"layers": [{"units": 1, "activation": "sigmoid"}], "loss": "binary_cross_entropy"},
              input_size=3, samples=100, dataset_task="regression")
 
